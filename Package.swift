@@ -1,0 +1,43 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let package = Package(
+    name: "mir",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "mir", targets: ["mir"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
+    ],
+    targets: [
+        // Domain model: specs, config, diagnostics, JSON values, ECR lifecycle rules. No I/O.
+        .target(name: "MirModel", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        // The registry port: ECR-shaped operations and error vocabulary.
+        .target(name: "MirRegistry", dependencies: ["MirModel"]),
+        // Adapter: the embedded, on-disk registry (`--registry local[:DIR]`).
+        .target(name: "MirLocalRegistry", dependencies: ["MirRegistry", "MirModel"]),
+        // Adapter: ManagedImage specs and config from YAML files.
+        .target(name: "MirSpec", dependencies: ["MirModel", "Yams"]),
+        // Content-addressed tags, build contexts, the builder port and the render/simulate builders.
+        .target(name: "MirBuild", dependencies: ["MirModel", "MirRegistry", .product(name: "Crypto", package: "swift-crypto")]),
+        // Observe → plan (pure) → apply.
+        .target(name: "MirCore", dependencies: ["MirModel", "MirRegistry", "MirBuild"]),
+        // The thin CLI.
+        .executableTarget(name: "mir", dependencies: [
+            "MirModel", "MirRegistry", "MirLocalRegistry", "MirSpec", "MirBuild", "MirCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "MirModelTests", dependencies: ["MirModel", .product(name: "PropertyBased", package: "swift-property-based")]),
+        .testTarget(name: "MirLocalRegistryTests", dependencies: ["MirLocalRegistry", "MirRegistry", "MirModel", .product(name: "PropertyBased", package: "swift-property-based")]),
+        .testTarget(name: "MirSpecTests", dependencies: ["MirSpec", "MirModel", .product(name: "PropertyBased", package: "swift-property-based")]),
+        .testTarget(name: "MirBuildTests", dependencies: ["MirBuild", "MirModel", "MirRegistry", "MirLocalRegistry", .product(name: "PropertyBased", package: "swift-property-based")]),
+        .testTarget(name: "MirCoreTests", dependencies: ["MirCore", "MirModel", "MirRegistry", "MirBuild", "MirLocalRegistry", .product(name: "PropertyBased", package: "swift-property-based")]),
+        .testTarget(name: "MirCLITests", dependencies: ["MirModel"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,81 @@
+import Foundation
+import MirModel
+import MirRegistry
+
+/// A ManagedImage with everything derived from it: repository name, inherited Python version, resolved base
+/// and its content-addressed tag.
+public struct ResolvedImage: Sendable, Hashable {
+    public var image: ManagedImage
+    /// Full ECR repository name: the configured prefix + the image name.
+    public var repositoryName: String
+    public var pythonVersion: String
+    /// Default OS package type (from the catalog entry; a child inherits its root's).
+    public var packageType: PackageType
+    public var base: ResolvedBase
+    /// Digest of the canonical spec alone.
+    public var specDigest: String
+    /// The content-addressed image tag.
+    public var tag: String
+    /// The lifecycle policy the repository must carry (the spec's or the configured default).
+    public var lifecyclePolicy: JSONValue
+
+    public init(image: ManagedImage, repositoryName: String, pythonVersion: String, packageType: PackageType,
+                base: ResolvedBase, specDigest: String, tag: String, lifecyclePolicy: JSONValue) {
+        self.image = image
+        self.repositoryName = repositoryName
+        self.pythonVersion = pythonVersion
+        self.packageType = packageType
+        self.base = base
+        self.specDigest = specDigest
+        self.tag = tag
+        self.lifecyclePolicy = lifecyclePolicy
+    }
+
+    public var name: String { image.name }
+    public var parentName: String? { if case .managed(let p, _, _) = base { return p }; return nil }
+    public var parentTag: String? { if case .managed(_, let t, _) = base { return t }; return nil }
+}
+
+public enum ResolvedBase: Sendable, Hashable {
+    /// A full image reference (catalog entry or allowed external image).
+    case reference(String)
+    /// Another ManagedImage: its name, its current (desired) tag and its repository name.
+    case managed(name: String, tag: String, repositoryName: String)
+}
+
+/// Why a build starts.
+public enum BuildReason: String, Sendable, Hashable, Codable, CaseIterable {
+    case new = "new"
+    case specChanged = "spec changed"
+    case platformUpgraded = "platform upgraded"
+    case parentRebuilt = "parent rebuilt"
+    case manual = "manual"
+}
+
+/// Everything a builder needs for one build.
+public struct BuildRequest: Sendable {
+    public var image: ResolvedImage
+    public var reason: BuildReason
+    /// The URI of the image's repository (where the build pushes).
+    public var repositoryURI: String
+    /// The `FROM` reference, fully resolved (for a managed parent: the parent's repository URI and tag).
+    public var baseImageReference: String
+    public var platformVersion: String
+
+    public init(image: ResolvedImage, reason: BuildReason, repositoryURI: String, baseImageReference: String, platformVersion: String) {
+        self.image = image
+        self.reason = reason
+        self.repositoryURI = repositoryURI
+        self.baseImageReference = baseImageReference
+        self.platformVersion = platformVersion
+    }
+}
+
+/// The builder port. A builder returns the record of the build it started or ran.
+public protocol ImageBuilder: Sendable {
+    /// `render`, `simulate`, `kubernetes`.
+    var name: String { get }
+    /// True for simulations; their output is labelled as such everywhere.
+    var isSimulation: Bool { get }
+    func build(_ request: BuildRequest) async throws -> BuildRecord
+}

@@ -1,0 +1,3 @@
+import MirModel
+import MirRegistry
+import MirBuild
