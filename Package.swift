@@ -26,9 +26,15 @@ let package = Package(
         .target(name: "MirBuild", dependencies: ["MirModel", "MirRegistry", .product(name: "Crypto", package: "swift-crypto")]),
         // Observe → plan (pure) → apply.
         .target(name: "MirCore", dependencies: ["MirModel", "MirRegistry", "MirBuild"]),
+        // AWS Signature Version 4: a pure value type.
+        .target(name: "AWSSigV4", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        // AWS credential chain (env, web identity, shared files, container, IMDS) with refresh.
+        .target(name: "AWSAuth", dependencies: ["AWSSigV4"]),
+        // Adapter: AWS ECR over awsJson1_1, with retries and client-side rate limiting.
+        .target(name: "MirECR", dependencies: ["MirRegistry", "MirModel", "AWSSigV4", "AWSAuth"]),
         // The thin CLI.
         .executableTarget(name: "mir", dependencies: [
-            "MirModel", "MirRegistry", "MirLocalRegistry", "MirSpec", "MirBuild", "MirCore",
+            "MirModel", "MirRegistry", "MirLocalRegistry", "MirSpec", "MirBuild", "MirCore", "MirECR",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -38,6 +44,9 @@ let package = Package(
         .testTarget(name: "MirBuildTests", dependencies: ["MirBuild", "MirModel", "MirRegistry", "MirLocalRegistry", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "MirCoreTests", dependencies: ["MirCore", "MirModel", "MirRegistry", "MirBuild", "MirLocalRegistry", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "MirCLITests", dependencies: ["MirModel"]),
+        .testTarget(name: "AWSSigV4Tests", dependencies: ["AWSSigV4"]),
+        .testTarget(name: "AWSAuthTests", dependencies: ["AWSAuth", "AWSSigV4"]),
+        .testTarget(name: "MirECRTests", dependencies: ["MirECR", "MirRegistry", "MirModel", "AWSSigV4", "AWSAuth"]),
     ],
     swiftLanguageModes: [.v6]
 )

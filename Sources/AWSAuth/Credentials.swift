@@ -1,0 +1,1 @@
+import AWSSigV4

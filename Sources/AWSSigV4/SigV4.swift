@@ -1,0 +1,1 @@
+// AWS SigV4 signer (see issue 3).
