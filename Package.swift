@@ -12,6 +12,11 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
     ],
     targets: [
         // Domain model: specs, config, diagnostics, JSON values, ECR lifecycle rules. No I/O.
@@ -29,12 +34,20 @@ let package = Package(
         // AWS Signature Version 4: a pure value type.
         .target(name: "AWSSigV4", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // AWS credential chain (env, web identity, shared files, container, IMDS) with refresh.
-        .target(name: "AWSAuth", dependencies: ["AWSSigV4"]),
+        .target(name: "AWSAuth", dependencies: ["AWSSigV4", .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Logging", package: "swift-log")]),
         // Adapter: AWS ECR over awsJson1_1, with retries and client-side rate limiting.
-        .target(name: "MirECR", dependencies: ["MirRegistry", "MirModel", "AWSSigV4", "AWSAuth"]),
+        .target(name: "MirECR", dependencies: ["MirRegistry", "MirModel", "AWSSigV4", "AWSAuth", .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Logging", package: "swift-log")]),
+        // Kubernetes API client: config (kubeconfig, in-cluster, exec), verbs, watch, reflector, work queue.
+        .target(name: "KubeClient", dependencies: ["MirModel", .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "Logging", package: "swift-log")]),
+        // mir's local control plane: an in-process Kubernetes-compatible API server (`mir dev`).
+        .target(name: "KubeLocal", dependencies: ["MirModel", "MirBuild", "MirRegistry",
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "X509", package: "swift-certificates"), .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log")]),
         // The thin CLI.
         .executableTarget(name: "mir", dependencies: [
-            "MirModel", "MirRegistry", "MirLocalRegistry", "MirSpec", "MirBuild", "MirCore", "MirECR",
+            "MirModel", "MirRegistry", "MirLocalRegistry", "MirSpec", "MirBuild", "MirCore", "MirECR", "KubeClient", "KubeLocal",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -47,6 +60,8 @@ let package = Package(
         .testTarget(name: "AWSSigV4Tests", dependencies: ["AWSSigV4"]),
         .testTarget(name: "AWSAuthTests", dependencies: ["AWSAuth", "AWSSigV4"]),
         .testTarget(name: "MirECRTests", dependencies: ["MirECR", "MirRegistry", "MirModel", "AWSSigV4", "AWSAuth"]),
+        .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeLocal", "MirModel"]),
+        .testTarget(name: "KubeLocalTests", dependencies: ["KubeLocal", "MirModel"]),
     ],
     swiftLanguageModes: [.v6]
 )
