@@ -1,0 +1,228 @@
+import Foundation
+import MirModel
+import MirRegistry
+import MirBuild
+import Synchronization
+
+/// What happened to one action.
+public enum ActionOutcome: Sendable {
+    case succeeded(detail: String?)
+    case failed(String)
+    case skipped(String)
+
+    public var isFailure: Bool { if case .failed = self { return true }; return false }
+}
+
+/// Progress reported while a plan is applied.
+public struct ApplyProgress: Sendable {
+    public var action: PlannedAction
+    public var outcome: ActionOutcome
+    /// 1-based position among finished actions, and the total.
+    public var index: Int
+    public var total: Int
+}
+
+public struct ApplyReport: Sendable {
+    public var outcomes: [(action: PlannedAction, outcome: ActionOutcome)]
+    public var builds: [BuildRecord]
+
+    public var failures: [(action: PlannedAction, message: String)] {
+        outcomes.compactMap { if case .failed(let m) = $0.outcome { return ($0.action, m) }; return nil }
+    }
+    public var succeededCount: Int { outcomes.filter { if case .succeeded = $0.outcome { return true }; return false }.count }
+}
+
+/// Applies a plan: repository actions per repository in order (create → tags → lifecycle), independent
+/// repositories concurrently (bounded); then builds, parents before children, at most
+/// `maxConcurrentBuilds` at once. A failure skips what depends on it and nothing else.
+public struct Applier: Sendable {
+    public var registry: any ImageRegistry
+    public var builder: any ImageBuilder
+    public var records: any BuildRecordStore
+    public var concurrency: Int
+    public var maxConcurrentBuilds: Int
+
+    public init(registry: any ImageRegistry, builder: any ImageBuilder, records: any BuildRecordStore,
+                concurrency: Int = 8, maxConcurrentBuilds: Int = 4) {
+        self.registry = registry
+        self.builder = builder
+        self.records = records
+        self.concurrency = concurrency
+        self.maxConcurrentBuilds = maxConcurrentBuilds
+    }
+
+    public func apply(_ plan: Plan, desired: DesiredState, observed: ObservedState,
+                      progress: @escaping @Sendable (ApplyProgress) -> Void = { _ in }) async -> ApplyReport {
+        let log = OutcomeLog(total: plan.actions.count, progress: progress)
+        let uris = URIBook(observed.repositories.values.compactMap { r in r.description.map { (r.name, $0.uri) } })
+
+        // Phase 1: repository actions, grouped by repository, groups in parallel.
+        var groups: [String: [PlannedAction]] = [:]
+        var order: [String] = []
+        for action in plan.actions {
+            guard let repo = action.repository else { continue }
+            if groups[repo] == nil { order.append(repo) }
+            groups[repo, default: []].append(action)
+        }
+        let registry = self.registry
+        _ = await boundedMap(order.map { groups[$0]! }, limit: concurrency) { actions in
+            var failed: String? = nil
+            for action in actions {
+                if let failed {
+                    log.record(action, .skipped("an earlier step on \(action.repository ?? "") failed: \(failed)"))
+                    continue
+                }
+                let outcome = await Self.run(action, registry: registry, uris: uris)
+                if case .failed(let m) = outcome { failed = m }
+                log.record(action, outcome)
+            }
+            return 0
+        }
+
+        // Phase 2: builds in dependency levels.
+        let builds = plan.actions.compactMap { a -> (ResolvedImage, PlannedAction, BuildReason)? in
+            guard case .build(let name, _, let reason) = a, let image = desired.image(named: name) else { return nil }
+            return (image, a, reason)
+        }
+        let building = Set(builds.map { $0.0.name })
+        var level: [String: Int] = [:]
+        for (image, _, _) in builds {  // builds are in desired (topological) order
+            level[image.name] = image.parentName.flatMap { building.contains($0) ? (level[$0] ?? 0) + 1 : nil } ?? 0
+        }
+        let failedRepos = Set(log.failedOrSkipped.compactMap { $0.image })
+        let results = BuildResults()
+        let maxLevel = level.values.max() ?? -1
+        if maxLevel >= 0 {
+            for l in 0...maxLevel {
+                let wave = builds.filter { level[$0.0.name] == l }
+                _ = await boundedMap(wave, limit: maxConcurrentBuilds) { (image, action, reason) in
+                    if failedRepos.contains(image.name) {
+                        log.record(action, .skipped("repository \(image.repositoryName) was not reconciled"))
+                        return 0
+                    }
+                    if let parent = image.parentName, results.failed(parent) {
+                        log.record(action, .skipped("parent \(parent) did not build"))
+                        results.markFailed(image.name)
+                        return 0
+                    }
+                    let outcome = await self.build(image, reason: reason, platformVersion: desired.platformVersion, uris: uris, results: results)
+                    log.record(action, outcome)
+                    return 0
+                }
+            }
+        }
+        return ApplyReport(outcomes: log.outcomes, builds: results.records)
+    }
+
+    func build(_ image: ResolvedImage, reason: BuildReason, platformVersion: String, uris: URIBook, results: BuildResults) async -> ActionOutcome {
+        guard let uri = uris[image.repositoryName] else {
+            results.markFailed(image.name)
+            return .skipped("the URI of repository \(image.repositoryName) is unknown")
+        }
+        let base: String
+        switch image.base {
+        case .reference(let ref): base = ref
+        case .managed(let parent, let tag, let parentRepo):
+            guard let parentURI = uris[parentRepo] else {
+                results.markFailed(image.name)
+                return .skipped("the URI of parent \(parent)'s repository is unknown")
+            }
+            base = "\(parentURI):\(tag)"
+        }
+        let request = BuildRequest(image: image, reason: reason, repositoryURI: uri, baseImageReference: base, platformVersion: platformVersion)
+        do {
+            let record = try await builder.build(request)
+            try await records.put(record)
+            results.add(record)
+            let label = builder.isSimulation ? " (simulated)" : ""
+            switch record.state {
+            case .failed:
+                results.markFailed(image.name)
+                return .failed("build \(image.name):\(image.tag) failed\(label): \(record.message ?? "no message")")
+            case .submitted:
+                return .succeeded(detail: "submitted\(label)\(record.message.map { ": \($0)" } ?? "")")
+            case .running:
+                return .succeeded(detail: "started\(label)")
+            case .succeeded:
+                return .succeeded(detail: "built\(label), \(record.pipLibraries.count) pip libraries")
+            }
+        } catch {
+            results.markFailed(image.name)
+            return .failed("build \(image.name):\(image.tag): \(error)")
+        }
+    }
+
+    static func run(_ action: PlannedAction, registry: any ImageRegistry, uris: URIBook) async -> ActionOutcome {
+        do {
+            switch action {
+            case .createRepository(let repo, let image, let policy):
+                let created = try await registry.createRepository(name: repo, tags: OwnershipTags.tags(image: image, deletionPolicy: policy))
+                uris[repo] = created.uri
+                return .succeeded(detail: created.uri)
+            case .adoptRepository(let repo, let image, let policy):
+                guard let arn = try await arnOf(repo, registry: registry) else { return .failed("repository \(repo) not found") }
+                try await registry.tagResource(arn: arn, tags: OwnershipTags.tags(image: image, deletionPolicy: policy))
+                return .succeeded(detail: nil)
+            case .updateDeletionPolicy(let repo, _, let policy):
+                guard let arn = try await arnOf(repo, registry: registry) else { return .failed("repository \(repo) not found") }
+                try await registry.tagResource(arn: arn, tags: [ResourceTag(key: OwnershipTags.deletionPolicyKey, value: policy.rawValue)])
+                return .succeeded(detail: nil)
+            case .putLifecyclePolicy(let repo, _, let policy, _):
+                try await registry.putLifecyclePolicy(repositoryName: repo, policyText: LifecyclePolicyRules.text(for: policy))
+                return .succeeded(detail: nil)
+            case .deleteRepository(let repo, let force):
+                _ = try await registry.deleteRepository(name: repo, force: force)
+                return .succeeded(detail: nil)
+            case .build:
+                return .skipped("not a repository action")
+            }
+        } catch let error as RegistryError where error.code == .repositoryNotEmpty {
+            return .failed("\(error) (repositories holding images are deleted only with forceDeleteRepositories: true in the config)")
+        } catch {
+            return .failed(String(describing: error))
+        }
+    }
+
+    static func arnOf(_ repo: String, registry: any ImageRegistry) async throws -> String? {
+        try await registry.describeRepositories(names: [repo], maxResults: nil, nextToken: nil).items.first?.arn
+    }
+}
+
+/// Repository name → URI, filled from observation and from CreateRepository.
+final class URIBook: Sendable {
+    private let map: Mutex<[String: String]>
+    init(_ pairs: [(String, String)]) { map = Mutex(Dictionary(pairs, uniquingKeysWith: { a, _ in a })) }
+    subscript(_ name: String) -> String? {
+        get { map.withLock { $0[name] } }
+        set { map.withLock { $0[name] = newValue } }
+    }
+}
+
+final class BuildResults: Sendable {
+    private let state = Mutex<(records: [BuildRecord], failed: Set<String>)>(([], []))
+    func add(_ r: BuildRecord) { state.withLock { $0.records.append(r) } }
+    func markFailed(_ image: String) { _ = state.withLock { $0.failed.insert(image) } }
+    func failed(_ image: String) -> Bool { state.withLock { $0.failed.contains(image) } }
+    var records: [BuildRecord] { state.withLock { $0.records } }
+}
+
+final class OutcomeLog: Sendable {
+    private let state = Mutex<[(action: PlannedAction, outcome: ActionOutcome)]>([])
+    let total: Int
+    let progress: @Sendable (ApplyProgress) -> Void
+
+    init(total: Int, progress: @escaping @Sendable (ApplyProgress) -> Void) {
+        self.total = total
+        self.progress = progress
+    }
+
+    func record(_ action: PlannedAction, _ outcome: ActionOutcome) {
+        let index = state.withLock { s -> Int in s.append((action, outcome)); return s.count }
+        progress(ApplyProgress(action: action, outcome: outcome, index: index, total: total))
+    }
+
+    var outcomes: [(action: PlannedAction, outcome: ActionOutcome)] { state.withLock { $0 } }
+    var failedOrSkipped: [PlannedAction] {
+        state.withLock { $0.filter { if case .succeeded = $0.outcome { return false }; return true }.map(\.action) }
+    }
+}

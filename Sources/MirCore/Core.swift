@@ -1,3 +1,0 @@
-import MirModel
-import MirRegistry
-import MirBuild
