@@ -56,7 +56,7 @@ let package = Package(
         .testTarget(name: "MirSpecTests", dependencies: ["MirSpec", "MirModel", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "MirBuildTests", dependencies: ["MirBuild", "MirModel", "MirRegistry", "MirLocalRegistry", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "MirCoreTests", dependencies: ["MirCore", "MirModel", "MirRegistry", "MirBuild", "MirLocalRegistry", .product(name: "PropertyBased", package: "swift-property-based")]),
-        .testTarget(name: "MirCLITests", dependencies: ["MirModel"]),
+        .testTarget(name: "MirCLITests", dependencies: ["MirModel", "MirRegistry", "MirLocalRegistry"]),
         .testTarget(name: "AWSSigV4Tests", dependencies: ["AWSSigV4"]),
         .testTarget(name: "AWSAuthTests", dependencies: ["AWSAuth", "AWSSigV4"]),
         .testTarget(name: "MirECRTests", dependencies: ["MirECR", "MirRegistry", "MirModel", "AWSSigV4", "AWSAuth"]),

@@ -1,0 +1,163 @@
+import Foundation
+import Testing
+import MirModel
+import MirRegistry
+import MirLocalRegistry
+
+/// End-to-end tests of the `mir` binary on temporary directories, with the embedded registry.
+@Suite struct CLITests {
+    /// A working directory holding a copy of the Examples (specs + config).
+    func examplesDir() throws -> TempDir {
+        let dir = try TempDir()
+        try dir.copy(fromPackage: "Examples/specs", to: "specs")
+        try dir.copy(fromPackage: "Examples/mir.yaml", to: "mir.yaml")
+        return dir
+    }
+
+    func mir(_ args: [String], _ dir: TempDir) throws -> MirRunner.Result {
+        try MirRunner.run(args, in: dir.url)
+    }
+
+    let common = ["--config", "mir.yaml", "--registry", "local:reg", "--state", "state"]
+
+    @Test func validateExamples() throws {
+        let dir = try examplesDir()
+        let r = try mir(["validate", "--config", "mir.yaml", "specs"], dir)
+        #expect(r.status == 0, "\(r.output)")
+        #expect(r.stdout.contains("7 image(s) valid"))
+        #expect(r.stderr.contains("note:") && r.stderr.contains("Namespace"))
+    }
+
+    @Test func applyTwiceThenPlanIsEmpty() throws {
+        let dir = try examplesDir()
+        let first = try mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes", "--stats"], dir)
+        #expect(first.status == 0, "\(first.output)")
+        #expect(first.stdout.contains("Plan: 7 to create, 7 to update, 7 to build, 0 to delete."), "\(first.stdout)")
+        #expect(first.stdout.contains("SIMULATION"))
+        // Observing an empty registry costs one listing call.
+        #expect(first.stdout.contains("DescribeRepositories: 1"), "\(first.stdout)")
+
+        let second = try mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes", "--stats"], dir)
+        #expect(second.status == 0, "\(second.output)")
+        #expect(second.stdout.contains("No changes."), "\(second.stdout)")
+        #expect(!second.stdout.contains("CreateRepository"), "no writes on a converged registry: \(second.stdout)")
+
+        let plan = try mir(["plan"] + common + ["--specs", "specs", "-o", "json"], dir)
+        #expect(plan.status == 0)
+        let json = try JSONDecoder().decode(JSONValue.self, from: Data(plan.stdout.utf8))
+        #expect(json["actions"]?.arrayValue?.isEmpty == true, "\(plan.stdout)")
+
+        let list = try mir(["images", "list"] + common + ["--specs", "specs"], dir)
+        #expect(list.status == 0)
+        #expect(list.stdout.components(separatedBy: "\n").filter { $0.contains("Ready") }.count == 7, "\(list.stdout)")
+        #expect(list.stdout.contains("(simulated)"))
+    }
+
+    @Test func renderBuilderWritesBuildContextsAndDoesNotDuplicate() throws {
+        let dir = try examplesDir()
+        let first = try mir(["apply"] + common + ["--specs", "specs", "--yes", "--builds-dir", "builds"], dir)
+        #expect(first.status == 0, "\(first.output)")
+        let builds = try FileManager.default.contentsOfDirectory(atPath: dir.path("builds")).sorted()
+        #expect(builds == ["geo", "latex-reports", "ml-base", "nlp", "torch-cpu", "xgboost-cpu", "xgboost102-tf"])
+        let tags = try FileManager.default.contentsOfDirectory(atPath: dir.path("builds/ml-base"))
+        #expect(tags.count == 1)
+        let dockerfile = try String(contentsOfFile: dir.path("builds/ml-base/\(tags[0])/Dockerfile"), encoding: .utf8)
+        #expect(dockerfile.contains("FROM public.ecr.aws/docker/library/python:3.11-slim-bookworm"))
+        #expect(FileManager.default.fileExists(atPath: dir.path("builds/ml-base/\(tags[0])/job.yaml")))
+        // Submitted builds are not started again.
+        let second = try mir(["plan"] + common + ["--specs", "specs"], dir)
+        #expect(second.stdout.contains("No changes."), "\(second.stdout)")
+        let list = try mir(["images", "list"] + common + ["--specs", "specs"], dir)
+        #expect(list.stdout.contains("BuildingFirstTime"))
+    }
+
+    @Test func removingSpecsDeletesOnlyOwnedPrefixedDeleteRepositories() async throws {
+        let dir = try examplesDir()
+        #expect(try mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes"], dir).status == 0)
+        // Someone else's repositories: one under the prefix without mir's tags, one outside the prefix with them.
+        let registry = try LocalRegistry(directory: dir.path("reg"))
+        _ = try await registry.createRepository(name: "mir/stranger", tags: [ResourceTag(key: "team", value: "x")])
+        _ = try await registry.createRepository(name: "other/geo", tags: [
+            ResourceTag(key: "mir.dev/managed-by", value: "mir"), ResourceTag(key: "mir.dev/deletion-policy", value: "Delete")])
+        try FileManager.default.removeItem(atPath: dir.path("specs/geo.yaml"))   // Delete policy → deleted
+        try FileManager.default.removeItem(atPath: dir.path("specs/nlp.yaml"))   // Retain → kept
+
+        let r = try mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes"], dir)
+        #expect(r.status == 0, "\(r.output)")
+        #expect(r.stdout.contains("- delete repository mir/geo"), "\(r.stdout)")
+        #expect(r.stdout.contains("Plan: 0 to create, 0 to update, 0 to build, 1 to delete."), "\(r.stdout)")
+        let names = Set(try await registry.describeRepositories(names: nil, maxResults: 1000, nextToken: nil).items.map(\.name))
+        #expect(!names.contains("mir/geo"))
+        #expect(names.isSuperset(of: ["mir/nlp", "mir/stranger", "other/geo", "mir/ml-base"]))
+    }
+
+    @Test func aSpecThatFailsToParseBlocksAllDeletions() async throws {
+        let dir = try examplesDir()
+        #expect(try mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes"], dir).status == 0)
+        try FileManager.default.removeItem(atPath: dir.path("specs/geo.yaml"))
+        try dir.write("specs/broken.yaml", "apiVersion: mir.dev/v1alpha1\nkind: ManagedImage\nmetadata: {name: broken\nspec: {}\n")
+        let before = dir.snapshot("reg")
+        let r = try mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes"], dir)
+        #expect(r.status == 1, "\(r.output)")
+        #expect(r.stderr.contains("specs/broken.yaml:"), "\(r.stderr)")
+        #expect(dir.snapshot("reg") == before, "the registry must be unchanged")
+        let registry = try LocalRegistry(directory: dir.path("reg"))
+        #expect(try await registry.describeRepositories(names: ["mir/geo"], maxResults: nil, nextToken: nil).items.count == 1)
+    }
+
+    @Test func pipFilterWorksLikeTheSeedSDK() throws {
+        let dir = try examplesDir()
+        #expect(try mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes"], dir).status == 0)
+        func names(_ filters: [String]) throws -> [String] {
+            let r = try mir(["images", "list"] + common + ["--specs", "specs", "-o", "json"] + filters.flatMap { ["--pip", $0] }, dir)
+            #expect(r.status == 0, "\(r.output)")
+            let json = try JSONDecoder().decode(JSONValue.self, from: Data(r.stdout.utf8))
+            return (json.arrayValue ?? []).compactMap { $0["name"]?.stringValue }.sorted()
+        }
+        #expect(try names(["xgboost==2.1.1"]) == ["xgboost-cpu"])
+        #expect(try names(["xgboost"]) == ["xgboost-cpu", "xgboost102-tf"])
+        // Children carry their parent's libraries; all filters must match.
+        #expect(try names(["scikit-learn==1.5.2", "torch"]) == ["torch-cpu"])
+        #expect(try names(["xgboost==9.9.9"]) == [])
+        let get = try mir(["images", "get", "xgboost-cpu"] + common + ["--specs", "specs"], dir)
+        #expect(get.stdout.contains("xgboost==2.1.1") && get.stdout.contains("numpy=="), "\(get.stdout)")
+    }
+
+    @Test func changingTheSpecOrPlatformRebuildsWithTheRightReason() throws {
+        let dir = try examplesDir()
+        #expect(try mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes"], dir).status == 0)
+        // Platform upgrade: everything is Outdated, then rebuilt.
+        let config = try String(contentsOfFile: dir.path("mir.yaml"), encoding: .utf8)
+        try dir.write("mir.yaml", config.replacingOccurrences(of: "platformVersion: \"2026.11\"", with: "platformVersion: \"2026.12\""))
+        let list = try mir(["images", "list"] + common + ["--specs", "specs"], dir)
+        #expect(list.stdout.components(separatedBy: "\n").filter { $0.contains("Outdated") && $0.contains("PlatformUpgraded") }.count == 7, "\(list.stdout)")
+        let plan = try mir(["plan"] + common + ["--specs", "specs"], dir)
+        #expect(plan.stdout.contains("* build ml-base:") && plan.stdout.contains("(platform upgraded)"), "\(plan.stdout)")
+        // Children of a rebuilt parent: their tag changes with the parent's.
+        #expect(plan.stdout.contains("Plan: 0 to create, 0 to update, 7 to build, 0 to delete."), "\(plan.stdout)")
+        #expect(try mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes"], dir).status == 0)
+        // A spec change in the parent rebuilds it (spec changed) and its children (parent rebuilt).
+        let base = try String(contentsOfFile: dir.path("specs/ml-base.yaml"), encoding: .utf8)
+        try dir.write("specs/ml-base.yaml", base.replacingOccurrences(of: "\"==1.5.2\"", with: "\"==1.5.1\""))
+        let plan2 = try mir(["plan"] + common + ["--specs", "specs"], dir)
+        #expect(plan2.stdout.contains("(spec changed)") && plan2.stdout.contains("xgboost-cpu:") && plan2.stdout.contains("(parent rebuilt)"), "\(plan2.stdout)")
+        #expect(plan2.stdout.contains("3 to build"), "\(plan2.stdout)")
+    }
+
+    @Test func usageErrorsExitTwo() throws {
+        let dir = try TempDir()
+        #expect(try mir(["apply", "--no-such-flag"], dir).status == 2)
+        #expect(try mir(["plan", "--registry", "nope", "--specs", "x"], dir).status != 0)
+        let v = try mir(["version"], dir)
+        #expect(v.status == 0 && v.stdout.hasPrefix("mir "))
+    }
+
+    @Test func applyWithoutYesRefusesNonInteractively() async throws {
+        let dir = try examplesDir()
+        let r = try mir(["apply"] + common + ["--specs", "specs"], dir)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("--yes"))
+        let registry = try LocalRegistry(directory: dir.path("reg"))
+        #expect(try await registry.describeRepositories(names: nil, maxResults: nil, nextToken: nil).items.isEmpty)
+    }
+}
