@@ -1,0 +1,455 @@
+/// The grammars every user-written value must match before mir uses it: names, PEP 440 specifiers,
+/// OS package names and versions, image references. Each check returns nil when the value is valid, or a
+/// one-line message (the value quoted with `SpecGrammar.quoted`) saying what is wrong.
+///
+/// Every grammar here is a subset of printable ASCII with no whitespace and no shell metacharacters other
+/// than those a grammar needs (`<`, `>`, `!`, `~`, `*`, `=` in specifiers); builders must still quote.
+public enum SpecGrammar {
+    // MARK: - Characters
+
+    /// Characters with a meaning to a POSIX shell.
+    public static let shellMetacharacters: Set<Character> = [
+        ";", "&", "|", "$", "`", "(", ")", "<", ">", "\\", "'", "\"", "*", "?", "[", "]", "{", "}",
+        "~", "#", "!", "^", "%", "=", ",", "@", ":", "/",
+    ]
+
+    /// Describes the first character of `value` that is not in `allowed`, e.g. `a newline`,
+    /// `the shell metacharacter ';'`, `Unicode whitespace U+00A0`; nil when every character is allowed.
+    public static func firstForbiddenCharacter(in value: String, allowed: (Unicode.Scalar) -> Bool) -> String? {
+        for scalar in value.unicodeScalars where !allowed(scalar) {
+            return describe(scalar)
+        }
+        return nil
+    }
+
+    /// A human description of one character, naming whitespace and shell metacharacters as such.
+    public static func describe(_ scalar: Unicode.Scalar) -> String {
+        switch scalar {
+        case "\n": return "a newline"
+        case "\r": return "a carriage return"
+        case "\t": return "a tab"
+        case " ": return "a space"
+        default: break
+        }
+        let hex = String(scalar.value, radix: 16, uppercase: true)
+        let code = "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+        if scalar.properties.isWhitespace || scalar.value == 0x200B || scalar.value == 0xFEFF || scalar.value == 0x2060 {
+            return "Unicode whitespace \(code)"
+        }
+        if scalar.value < 0x20 || scalar.value == 0x7F || scalar.properties.generalCategory == .control
+            || scalar.properties.generalCategory == .format {
+            return "the control character \(code)"
+        }
+        if scalar.value > 0x7E { return "the non-ASCII character \(code)" }
+        if shellMetacharacters.contains(Character(scalar)) { return "the shell metacharacter '\(Character(scalar))'" }
+        if ("A"..."Z").contains(scalar) { return "the uppercase letter '\(Character(scalar))'" }
+        return "the character '\(Character(scalar))'"
+    }
+
+    /// `value` in double quotes, safe for a one-line message: control, non-ASCII and quote characters are
+    /// escaped, and long values are shortened.
+    public static func quoted(_ value: String, limit: Int = 80) -> String {
+        var out = "\""
+        var count = 0
+        for scalar in value.unicodeScalars {
+            if count >= limit { out += "…"; break }
+            count += 1
+            switch scalar {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            default:
+                if scalar.value >= 0x20 && scalar.value < 0x7F {
+                    out.unicodeScalars.append(scalar)
+                } else {
+                    out += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+                }
+            }
+        }
+        return out + "\""
+    }
+
+    static func isLowerAlnum(_ c: Unicode.Scalar) -> Bool { ("a"..."z").contains(c) || ("0"..."9").contains(c) }
+    static func isAlnum(_ c: Unicode.Scalar) -> Bool { isLowerAlnum(c) || ("A"..."Z").contains(c) }
+    static func isDigit(_ c: Unicode.Scalar) -> Bool { ("0"..."9").contains(c) }
+
+    // MARK: - Names
+
+    /// A Kubernetes DNS-1123 label: lowercase alphanumerics and '-', starting and ending alphanumeric, ≤ 63.
+    public static func isDNS1123Label(_ value: String) -> Bool {
+        let s = Array(value.unicodeScalars)
+        guard !s.isEmpty, s.count <= 63, isLowerAlnum(s.first!), isLowerAlnum(s.last!) else { return false }
+        return s.allSatisfy { isLowerAlnum($0) || $0 == "-" }
+    }
+
+    /// A DNS-1123 subdomain: dot-separated DNS-1123 labels, ≤ 253.
+    public static func isDNS1123Subdomain(_ value: String) -> Bool {
+        guard !value.isEmpty, value.utf8.count <= 253 else { return false }
+        return value.split(separator: ".", omittingEmptySubsequences: false).allSatisfy {
+            let label = String($0)
+            return !label.isEmpty && isDNS1123Label(label)
+        }
+    }
+
+    /// Problem with a ManagedImage name, also checking that `repositoryPrefix + name` is a valid ECR name.
+    public static func imageNameProblem(_ name: String, repositoryPrefix: String) -> String? {
+        if let bad = firstForbiddenCharacter(in: name, allowed: { isLowerAlnum($0) || $0 == "-" }) {
+            return "name \(quoted(name)) contains \(bad); a name is a DNS-1123 label (lowercase letters, digits and '-')"
+        }
+        guard isDNS1123Label(name) else {
+            if name.isEmpty { return "name must not be empty" }
+            if name.unicodeScalars.count > 63 { return "name \(quoted(name)) is longer than 63 characters" }
+            return "name \(quoted(name)) is not a valid DNS-1123 label (it must start and end with a lowercase letter or digit)"
+        }
+        let repository = repositoryPrefix + name
+        if !isECRRepositoryName(repository) {
+            return "repository name \(quoted(repository)) (repositoryPrefix + name) is not a valid ECR repository name"
+        }
+        return nil
+    }
+
+    /// An ECR repository name: 2–256 characters of
+    /// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*`.
+    public static func isECRRepositoryName(_ value: String) -> Bool {
+        let count = value.unicodeScalars.count
+        guard count >= 2, count <= 256 else { return false }
+        return value.split(separator: "/", omittingEmptySubsequences: false).allSatisfy { isECRComponent(Substring($0)) }
+    }
+
+    /// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`
+    static func isECRComponent(_ component: Substring) -> Bool {
+        let s = Array(component.unicodeScalars)
+        guard let first = s.first, let last = s.last, isLowerAlnum(first), isLowerAlnum(last) else { return false }
+        var i = 0
+        while i < s.count {
+            if isLowerAlnum(s[i]) { i += 1; continue }
+            // A separator run: ".", "_", "__" or "-+", then an alphanumeric.
+            var j = i
+            if s[i] == "." { j += 1 }
+            else if s[i] == "_" { j += 1; if j < s.count, s[j] == "_" { j += 1 } }
+            else if s[i] == "-" { while j < s.count, s[j] == "-" { j += 1 } }
+            else { return false }
+            guard j < s.count, isLowerAlnum(s[j]) else { return false }
+            i = j
+        }
+        return true
+    }
+
+    /// A repository prefix: empty, or lowercase characters such that `prefix + name` is a valid ECR
+    /// repository name for every valid ManagedImage name.
+    public static func repositoryPrefixProblem(_ prefix: String) -> String? {
+        if prefix.isEmpty { return nil }
+        if let bad = firstForbiddenCharacter(in: prefix, allowed: { isLowerAlnum($0) || "._-/".unicodeScalars.contains($0) }) {
+            return "repositoryPrefix \(quoted(prefix)) contains \(bad)"
+        }
+        for sample in ["a0", "0", "a-b"] where !isECRRepositoryName(prefix + sample) {
+            return "repositoryPrefix \(quoted(prefix)) cannot start a valid ECR repository name (e.g. \(quoted(prefix + sample)))"
+        }
+        if prefix.unicodeScalars.count > 256 - 63 {
+            return "repositoryPrefix \(quoted(prefix)) is too long (at most \(256 - 63) characters)"
+        }
+        return nil
+    }
+
+    // MARK: - Python
+
+    /// "X.Y", digits without leading zeros.
+    public static func isPythonVersion(_ value: String) -> Bool {
+        let parts = value.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2 else { return false }
+        return parts.allSatisfy { part in
+            !part.isEmpty && part.count <= 4 && part.unicodeScalars.allSatisfy(isDigit) && (part == "0" || part.first != "0")
+        }
+    }
+
+    /// A PEP 508 project name: `^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$`.
+    public static func pipNameProblem(_ name: String) -> String? {
+        if name.isEmpty { return "pip requirement name must not be empty" }
+        if let bad = firstForbiddenCharacter(in: name, allowed: { isAlnum($0) || "._-".unicodeScalars.contains($0) }) {
+            return "pip requirement name \(quoted(name)) contains \(bad)"
+        }
+        let s = Array(name.unicodeScalars)
+        guard isAlnum(s.first!), isAlnum(s.last!) else {
+            return "pip requirement name \(quoted(name)) is not a valid PEP 508 project name (it must start and end with a letter or digit)"
+        }
+        if s.count > 200 { return "pip requirement name \(quoted(name)) is longer than 200 characters" }
+        return nil
+    }
+
+    /// PEP 503 normal form: lowercase, runs of `-`, `_`, `.` replaced by one `-`.
+    public static func normalizedPipName(_ name: String) -> String {
+        var out = ""
+        var inSeparatorRun = false
+        for c in name.lowercased() {
+            if c == "-" || c == "_" || c == "." {
+                if !inSeparatorRun { out.append("-") }
+                inSeparatorRun = true
+            } else {
+                out.append(c)
+                inSeparatorRun = false
+            }
+        }
+        return out
+    }
+
+    /// Characters a version specifier may contain at all.
+    static func isSpecifierCharacter(_ c: Unicode.Scalar) -> Bool {
+        isAlnum(c) || ".*+!_-~=<>,".unicodeScalars.contains(c)
+    }
+
+    /// A PEP 440 version specifier set (`==1.0.2`, `>=1.2,<2`, `~=2.1`, `==1.*`) or a bare PEP 440 version
+    /// (meaning `==`). No whitespace anywhere, no empty clauses.
+    public static func versionSpecifierProblem(_ specifier: String) -> String? {
+        let q = quoted(specifier)
+        if specifier.isEmpty { return "version specifier must not be empty (omit versionSpecifier instead)" }
+        if let bad = firstForbiddenCharacter(in: specifier, allowed: isSpecifierCharacter) {
+            if bad == "a space" || bad == "a tab" || bad.hasPrefix("Unicode whitespace") {
+                return "version specifier \(q) contains \(bad); whitespace is not allowed in version specifiers"
+            }
+            return "version specifier \(q) contains \(bad)"
+        }
+        let clauses = specifier.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        for clause in clauses {
+            if clause.isEmpty { return "version specifier \(q) has an empty clause" }
+            if let problem = clauseProblem(clause, isOnlyClause: clauses.count == 1) {
+                return "version specifier \(q): \(problem)"
+            }
+        }
+        return nil
+    }
+
+    static let operators = ["===", "~=", "==", "!=", "<=", ">=", "<", ">"]
+
+    static func clauseProblem(_ clause: String, isOnlyClause: Bool) -> String? {
+        guard let op = operators.first(where: { clause.hasPrefix($0) }) else {
+            // A bare version means `==`; only as the whole specifier.
+            guard let shape = PEP440.parse(clause), !shape.hasWildcard else {
+                return "\(quoted(clause)) is neither a comparison (==, !=, <=, >=, <, >, ~=, ===) nor a PEP 440 version"
+            }
+            return isOnlyClause ? nil : "\(quoted(clause)) has no comparison operator (a bare version is only allowed alone)"
+        }
+        let version = String(clause.dropFirst(op.count))
+        if version.isEmpty { return "\(quoted(clause)) has no version after \(op)" }
+        if op == "===" {
+            let ok = version.unicodeScalars.allSatisfy { isAlnum($0) || "._+!-".unicodeScalars.contains($0) }
+                && isAlnum(version.unicodeScalars.first!)
+            return ok ? nil : "\(quoted(version)) is not an acceptable version for ==="
+        }
+        guard let shape = PEP440.parse(version) else {
+            return "\(quoted(version)) is not a valid PEP 440 version"
+        }
+        switch op {
+        case "==", "!=":
+            return nil
+        case "~=":
+            if shape.hasWildcard { return "a wildcard (.*) is only allowed with == and !=" }
+            if shape.hasLocal { return "a local version label (+…) is only allowed with == and !=" }
+            if shape.releaseCount < 2 { return "~= needs a version with at least two release segments (e.g. ~=2.1)" }
+            return nil
+        default:
+            if shape.hasWildcard { return "a wildcard (.*) is only allowed with == and !=" }
+            if shape.hasLocal { return "a local version label (+…) is only allowed with == and !=" }
+            return nil
+        }
+    }
+
+    // MARK: - OS packages
+
+    /// apt: `^[a-z0-9][a-z0-9+.-]+$`; rpm: `^[A-Za-z0-9_][A-Za-z0-9._+-]*$`.
+    public static func packageNameProblem(_ name: String, type: PackageType?) -> String? {
+        if name.isEmpty { return "package name must not be empty" }
+        let q = quoted(name)
+        if let bad = firstForbiddenCharacter(in: name, allowed: { isAlnum($0) || "._+-".unicodeScalars.contains($0) }) {
+            return "package name \(q) contains \(bad)"
+        }
+        let s = Array(name.unicodeScalars)
+        if s.count > 200 { return "package name \(q) is longer than 200 characters" }
+        switch type {
+        case .apt:
+            let ok = s.count >= 2 && isLowerAlnum(s[0]) && s.allSatisfy { isLowerAlnum($0) || "+.-".unicodeScalars.contains($0) }
+            return ok ? nil : "package name \(q) is not a valid apt package name (lowercase letters, digits, '+', '.', '-'; at least 2 characters, starting with a letter or digit)"
+        case .rpm, nil:
+            let ok = isAlnum(s[0]) || s[0] == "_"
+            return ok ? nil : "package name \(q) is not a valid rpm package name (it must start with a letter, digit or '_')"
+        }
+    }
+
+    /// An OS package version: `^[0-9][A-Za-z0-9.+~:_-]*$`.
+    public static func packageVersionProblem(_ version: String) -> String? {
+        if version.isEmpty { return "package version must not be empty (omit versionSpecifier instead)" }
+        let q = quoted(version)
+        if let bad = firstForbiddenCharacter(in: version, allowed: { isAlnum($0) || ".+~:_-".unicodeScalars.contains($0) }) {
+            return "package version \(q) contains \(bad)"
+        }
+        guard isDigit(version.unicodeScalars.first!) else { return "package version \(q) must start with a digit" }
+        if version.unicodeScalars.count > 128 { return "package version \(q) is longer than 128 characters" }
+        return nil
+    }
+
+    // MARK: - Image references
+
+    /// An OCI image reference with an explicit registry: `registry[:port]/path[:tag][@sha256:<64 hex>]`,
+    /// lowercase path components, no whitespace or shell metacharacters.
+    public static func imageReferenceProblem(_ reference: String) -> String? {
+        let q = quoted(reference)
+        if reference.isEmpty { return "image reference must not be empty" }
+        if let bad = firstForbiddenCharacter(in: reference, allowed: { isAlnum($0) || "._-/:@".unicodeScalars.contains($0) }) {
+            return "image reference \(q) contains \(bad)"
+        }
+        if reference.utf8.count > 512 { return "image reference \(q) is too long" }
+        var rest = Substring(reference)
+        if let at = rest.firstIndex(of: "@") {
+            let digest = rest[rest.index(after: at)...]
+            rest = rest[..<at]
+            guard digest.hasPrefix("sha256:"), digest.count == 7 + 64,
+                  digest.dropFirst(7).unicodeScalars.allSatisfy({ isDigit($0) || ("a"..."f").contains($0) }) else {
+                return "image reference \(q) has an invalid digest (expected @sha256: and 64 lowercase hex digits)"
+            }
+        }
+        guard let slash = rest.firstIndex(of: "/") else {
+            return "image reference \(q) must name its registry (registry[:port]/path[:tag])"
+        }
+        let registry = rest[..<slash]
+        var path = rest[rest.index(after: slash)...]
+        if let problem = registryProblem(registry) { return "image reference \(q): \(problem)" }
+        // A tag follows the last ':' after the last '/'.
+        if let colon = path.lastIndex(of: ":") {
+            let tag = path[path.index(after: colon)...]
+            path = path[..<colon]
+            let t = Array(tag.unicodeScalars)
+            guard !t.isEmpty, t.count <= 128, isAlnum(t[0]) || t[0] == "_",
+                  t.allSatisfy({ isAlnum($0) || "._-".unicodeScalars.contains($0) }) else {
+                return "image reference \(q) has an invalid tag \(quoted(String(tag)))"
+            }
+        }
+        let components = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard !path.isEmpty, components.allSatisfy({ isECRComponent($0) }) else {
+            return "image reference \(q) has an invalid repository path (lowercase letters and digits separated by '.', '_', '__', '-' or '/')"
+        }
+        return nil
+    }
+
+    static func registryProblem(_ registry: Substring) -> String? {
+        var host = registry
+        if let colon = registry.firstIndex(of: ":") {
+            host = registry[..<colon]
+            let port = registry[registry.index(after: colon)...]
+            guard !port.isEmpty, port.count <= 5, port.unicodeScalars.allSatisfy(isDigit), let n = Int(port), n > 0, n < 65536 else {
+                return "invalid registry port \(quoted(String(port)))"
+            }
+        } else if !registry.contains(".") && registry != "localhost" {
+            return "\(quoted(String(registry))) is not a registry host (a registry has a '.', a port, or is localhost)"
+        }
+        let labels = host.split(separator: ".", omittingEmptySubsequences: false)
+        let valid = !host.isEmpty && labels.allSatisfy { label in
+            let s = Array(label.unicodeScalars)
+            return !s.isEmpty && s.count <= 63 && isAlnum(s.first!) && isAlnum(s.last!) && s.allSatisfy { isAlnum($0) || $0 == "-" }
+        }
+        return valid ? nil : "invalid registry host \(quoted(String(host)))"
+    }
+}
+
+/// A PEP 440 version parser that reports the shape of a version (enough to check specifier rules).
+public enum PEP440 {
+    public struct Shape: Sendable, Hashable {
+        public var releaseCount: Int
+        public var hasWildcard: Bool
+        public var hasLocal: Bool
+        public var hasPre: Bool
+        public var hasPost: Bool
+        public var hasDev: Bool
+    }
+
+    /// Parses a version as PEP 440 (case-insensitive, with its permitted spellings: `v1.0`, `1.0-1`,
+    /// `1.0.post1`, `1.0rc1`, `1!2.0`, `1.0+local.7`), optionally ending in `.*` directly after the release.
+    public static func parse(_ text: String) -> Shape? {
+        var c = Cursor(Array(text.lowercased().utf8))
+        var shape = Shape(releaseCount: 0, hasWildcard: false, hasLocal: false, hasPre: false, hasPost: false, hasDev: false)
+        _ = c.eat("v")
+        // Epoch.
+        let save = c.position
+        if c.digits() != nil, c.eat("!") {} else { c.position = save }
+        // Release.
+        guard c.digits() != nil else { return nil }
+        shape.releaseCount = 1
+        while c.peek() == UInt8(ascii: "."), c.peek(1).map(isDigitByte) == true {
+            c.position += 1
+            _ = c.digits()
+            shape.releaseCount += 1
+        }
+        if c.peek() == UInt8(ascii: "."), c.peek(1) == UInt8(ascii: "*") {
+            c.position += 2
+            shape.hasWildcard = true
+            return c.atEnd ? shape : nil
+        }
+        // Pre-release.
+        if c.labelled(["alpha", "beta", "preview", "pre", "rc", "a", "b", "c"]) { shape.hasPre = true }
+        // Post-release: "-N" or [sep](post|rev|r)[sep][N].
+        let beforePost = c.position
+        if c.eat("-"), c.digits() != nil {
+            shape.hasPost = true
+        } else {
+            c.position = beforePost
+            if c.labelled(["post", "rev", "r"]) { shape.hasPost = true }
+        }
+        // Dev release.
+        if c.labelled(["dev"]) { shape.hasDev = true }
+        // Local version.
+        if c.eat("+") {
+            shape.hasLocal = true
+            guard c.alnums() else { return nil }
+            while let p = c.peek(), p == UInt8(ascii: ".") || p == UInt8(ascii: "-") || p == UInt8(ascii: "_") {
+                c.position += 1
+                guard c.alnums() else { return nil }
+            }
+        }
+        return c.atEnd ? shape : nil
+    }
+
+    static func isDigitByte(_ b: UInt8) -> Bool { b >= 48 && b <= 57 }
+
+    struct Cursor {
+        let bytes: [UInt8]
+        var position = 0
+        init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+        var atEnd: Bool { position == bytes.count }
+        func peek(_ offset: Int = 0) -> UInt8? { position + offset < bytes.count ? bytes[position + offset] : nil }
+
+        mutating func eat(_ s: String) -> Bool {
+            let u = Array(s.utf8)
+            guard position + u.count <= bytes.count, Array(bytes[position..<position + u.count]) == u else { return false }
+            position += u.count
+            return true
+        }
+
+        mutating func digits() -> Int? {
+            let start = position
+            while let b = peek(), PEP440.isDigitByte(b) { position += 1 }
+            return position > start ? position - start : nil
+        }
+
+        mutating func alnums() -> Bool {
+            let start = position
+            while let b = peek(), PEP440.isDigitByte(b) || (b >= 97 && b <= 122) { position += 1 }
+            return position > start
+        }
+
+        mutating func separator() {
+            if let b = peek(), b == UInt8(ascii: "-") || b == UInt8(ascii: "_") || b == UInt8(ascii: ".") { position += 1 }
+        }
+
+        /// `[sep] label [sep] [digits]`; restores the position when no label matches.
+        mutating func labelled(_ labels: [String]) -> Bool {
+            let start = position
+            separator()
+            guard labels.contains(where: { eat($0) }) else { position = start; return false }
+            let afterLabel = position
+            separator()
+            if digits() == nil { position = afterLabel }
+            return true
+        }
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import Testing
+import MirModel
+@testable import MirSpec
+
+@Suite("ConfigLoader")
+struct ConfigLoaderTests {
+    @Test("no path gives the defaults; an empty file too")
+    func defaults() throws {
+        #expect(try ConfigLoader.load(path: nil) == MirConfig())
+        #expect(try ConfigLoader.parse(text: "# nothing\n", file: "mir.yaml") == MirConfig())
+    }
+
+    @Test("the corpus config: unquoted catalog keys stay X.Y, the catalog replaces the default")
+    func corpusConfig() throws {
+        let config = try Corpus.config()
+        #expect(config.baseImages.keys.sorted() == ["rocky", "standard"])
+        #expect(config.baseImages["standard"]?.packageType == .apt)
+        #expect(config.baseImages["standard"]?.pythonVersions.keys.sorted() == ["3.10", "3.11", "3.12", "3.9"])
+        #expect(config.baseImages["rocky"]?.packageType == .rpm)
+        #expect(config.platformVersion == "2026.11")
+        #expect(config.allowExternalBaseImages == false)
+        #expect(config.repositoryPrefix == "mir/")
+    }
+
+    @Test("every key is read")
+    func allKeys() throws {
+        let text = """
+        repositoryPrefix: team-a/mir-
+        platformVersion: 1.4
+        allowExternalBaseImages: true
+        maxConcurrentBuilds: 8
+        forceDeleteRepositories: true
+        defaultLifecyclePolicy:
+          rules:
+            - rulePriority: 1
+              selection: {tagStatus: any, countType: imageCountMoreThan, countNumber: 3}
+              action: {type: expire}
+        builder:
+          kanikoImage: gcr.io/kaniko-project/executor:v1.23.2
+          buildNamespace: builds
+          serviceAccountName: builder.sa
+          activeDeadlineSeconds: 600
+          backoffLimit: 0
+          ttlSecondsAfterFinished: 60
+          simulateDelaySeconds: 0.5
+        """
+        let config = try ConfigLoader.parse(text: text, file: "mir.yaml")
+        #expect(config.repositoryPrefix == "team-a/mir-")
+        #expect(config.platformVersion == "1.4")
+        #expect(config.allowExternalBaseImages)
+        #expect(config.maxConcurrentBuilds == 8)
+        #expect(config.forceDeleteRepositories)
+        #expect(config.defaultLifecyclePolicy["rules"]?.arrayValue?.first?["selection"]?["countNumber"] == .number(3))
+        #expect(config.builder == BuilderSettings(buildNamespace: "builds", serviceAccountName: "builder.sa", activeDeadlineSeconds: 600,
+                                                  backoffLimit: 0, ttlSecondsAfterFinished: 60, simulateDelaySeconds: 0.5))
+        #expect(config.baseImages == MirConfig.defaultCatalog)
+    }
+
+    @Test("invalid config is reported like specs, every problem with its position", arguments: [
+        ("unknown: 1\n", "mir.yaml:1:1: error: unknown field \"unknown\""),
+        ("repositoryPrefix: MIR/\n", "mir.yaml:1:19: error: repositoryPrefix \"MIR/\" contains the uppercase letter 'M'"),
+        ("maxConcurrentBuilds: 0\n", "mir.yaml:1:22: error: must be between 1 and 100, found 0"),
+        ("maxConcurrentBuilds: many\n", "mir.yaml:1:22: error: expected an integer, found a string"),
+        ("allowExternalBaseImages: yes\n", "mir.yaml:1:26: error: expected a boolean (true or false), found a string"),
+        ("baseImages:\n  standard:\n    packageType: apk\n    pythonVersions: {\"3.10\": r.example.com/p}\n", "mir.yaml:3:18: error: packageType must be rpm or apt"),
+        ("baseImages:\n  standard:\n    packageType: apt\n    pythonVersions: {3.1.0: r.example.com/p}\n", "mir.yaml:4:22: error: Python version \"3.1.0\" is not of the form X.Y"),
+        ("baseImages:\n  standard:\n    packageType: apt\n    pythonVersions: {\"3.10\": \"python:3.10;id\"}\n", "mir.yaml:4:30: error: image reference"),
+        ("baseImages:\n  Standard: {packageType: apt, pythonVersions: {\"3.10\": r.example.com/p}}\n", "mir.yaml:2:3: error: imageType \"Standard\" must be a DNS-1123 label"),
+        ("builder:\n  buildNamespace: Builds\n", "mir.yaml:2:19: error: buildNamespace \"Builds\" is not a valid namespace name"),
+        ("defaultLifecyclePolicy: [1]\n", "mir.yaml:1:25: error: lifecyclePolicy must be a mapping"),
+        ("platformVersion: \"1.0 && id\"\n", "mir.yaml:1:18: error: platformVersion \"1.0 && id\" contains a space"),
+        ("a: 1\n---\nb: 2\n", "mir.yaml:3:1: error: the config file must hold a single YAML document"),
+        ("a: [\n", "mir.yaml:2:1: error: invalid YAML"),
+    ])
+    func invalid(_ text: String, _ expected: String) {
+        do {
+            _ = try ConfigLoader.parse(text: text, file: "mir.yaml")
+            Issue.record("accepted \(text)")
+        } catch {
+            #expect(error.diagnostics.first?.description.hasPrefix(expected) == true, "\(error.diagnostics)")
+        }
+    }
+
+    @Test("a missing config file is an error")
+    func missingFile() {
+        #expect(throws: DiagnosticsError.self) { try ConfigLoader.load(path: "/nonexistent/mir.yaml") }
+    }
+
+    @Test("the repository prefix applies to image names")
+    func prefixApplies() throws {
+        let config = try ConfigLoader.parse(text: "repositoryPrefix: \"\"\n", file: "mir.yaml")
+        let result = SpecLoader.load(text: LoaderTests.document("a", "  base: {imageType: standard}\n  pythonVersion: \"3.10\"\n"),
+                                     file: "a.yaml", config: config)
+        // "a" alone is too short for ECR (2–256 characters).
+        #expect(result.errors.first?.message.contains("not a valid ECR repository name") == true)
+    }
+}
