@@ -51,9 +51,13 @@ struct ManagedImageReader {
                                        special: ["status": "status is written by mir, not by users; remove it"]) else {
             return parsed
         }
-        if let apiVersion = top["apiVersion"], let text = reader.string(apiVersion), text != ManagedImage.apiVersion {
-            sink.error("ManagedImage has apiVersion \(SpecGrammar.quoted(text)); mir reads \(ManagedImage.apiVersion)",
-                       at: apiVersion.value, field: "apiVersion")
+        if let apiVersion = top["apiVersion"] {
+            if let text = reader.string(apiVersion), text != ManagedImage.apiVersion {
+                sink.error("ManagedImage has apiVersion \(SpecGrammar.quoted(text)); mir reads \(ManagedImage.apiVersion)",
+                           at: apiVersion.value, field: "apiVersion")
+            }
+        } else {
+            sink.error("apiVersion is required (\(ManagedImage.apiVersion))", at: root, field: "apiVersion")
         }
         // metadata
         if let metadata = top["metadata"] {
