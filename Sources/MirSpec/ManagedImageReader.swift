@@ -302,7 +302,7 @@ struct ManagedImageReader {
 enum LifecyclePolicyCheck {
     static func read(_ entry: Entry, reader: NodeReader) -> JSONValue? {
         guard case .mapping = entry.value else {
-            reader.sink.error("lifecyclePolicy must be a mapping (an ECR lifecycle policy document), found \(NodeReader.kindDescription(of: entry.value))",
+            reader.sink.error("\(entry.path) must be a mapping (an ECR lifecycle policy document), found \(NodeReader.kindDescription(of: entry.value))",
                               at: entry.value, field: entry.path)
             return nil
         }

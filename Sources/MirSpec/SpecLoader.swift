@@ -115,6 +115,31 @@ public enum SpecLoader {
         return result
     }
 
+    /// What each image inherits from its ancestors: the Python version (children of a ManagedImage omit
+    /// it) and the OS package type of the root's catalog entry (nil when the root has an external base).
+    /// Only images whose whole chain of parents is present are listed; use it on validated images.
+    public static func inheritedSettings(_ images: [ManagedImage], config: MirConfig) -> [String: InheritedSettings] {
+        let byName = Dictionary(images.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        var result: [String: InheritedSettings] = [:]
+        func settle(_ name: String, depth: Int) -> InheritedSettings? {
+            if let known = result[name] { return known }
+            guard depth <= byName.count, let image = byName[name] else { return nil }
+            var settled: InheritedSettings?
+            switch image.spec.base {
+            case .imageType(let type):
+                settled = image.spec.pythonVersion.map { InheritedSettings(pythonVersion: $0, packageType: config.baseImages[type]?.packageType) }
+            case .external:
+                settled = image.spec.pythonVersion.map { InheritedSettings(pythonVersion: $0, packageType: nil) }
+            case .managedImage(let parent):
+                settled = settle(parent, depth: depth + 1)
+            }
+            result[name] = settled
+            return settled
+        }
+        for image in images { _ = settle(image.name, depth: 0) }
+        return result
+    }
+
     /// Reads one document. Returns the parsed image for ManagedImage documents; otherwise records a note
     /// (skipped kinds) or an error (unknown mir.dev kinds) in the sink and returns nil.
     static func readDocument(_ root: Node, sink: DocumentSink, config: MirConfig, fileIndex: Int) -> ParsedImage? {
@@ -153,6 +178,19 @@ public enum SpecLoader {
     }
 }
 
+/// What an image inherits from its chain of parents.
+public struct InheritedSettings: Sendable, Hashable {
+    /// The effective Python version "X.Y".
+    public var pythonVersion: String
+    /// The default OS package type (the root catalog entry's); nil when the root has an external base.
+    public var packageType: PackageType?
+
+    public init(pythonVersion: String, packageType: PackageType?) {
+        self.pythonVersion = pythonVersion
+        self.packageType = packageType
+    }
+}
+
 /// Which files a list of paths means.
 enum SpecFiles {
     /// Explicit files are read whatever their extension; directories are searched recursively for
@@ -169,6 +207,9 @@ enum SpecFiles {
                 continue
             }
             let found = isDirectory.boolValue ? yamlFiles(under: path, visited: [], diagnostics: &diagnostics) : [path]
+            if found.isEmpty {
+                diagnostics.append(Diagnostic(.warning, at: nil, "no *.yaml or *.yml files under \(SpecGrammar.quoted(path))"))
+            }
             for file in found {
                 let key = URL(fileURLWithPath: file).standardizedFileURL.resolvingSymlinksInPath().path
                 if seen.insert(key).inserted { files.append(file) }

@@ -190,3 +190,24 @@ func yamlQuoted(_ text: String) -> String {
     }
     return out + "\""
 }
+
+@Suite("SpecLoader extras")
+struct LoaderExtrasTests {
+    @Test("inherited settings follow the chain of parents")
+    func inherited() {
+        let result = SpecLoader.load(paths: [Corpus.root + "/good"], config: (try? Corpus.config()) ?? MirConfig())
+        let settings = SpecLoader.inheritedSettings(result.images, config: (try? Corpus.config()) ?? MirConfig())
+        #expect(settings["xgboost102-tf-gpu"] == InheritedSettings(pythonVersion: "3.10", packageType: .apt))
+        #expect(settings["rocky-stats"] == InheritedSettings(pythonVersion: "3.12", packageType: .rpm))
+        let orphan = ManagedImage(name: "orphan", spec: ManagedImageSpec(base: .managedImage("gone")))
+        #expect(SpecLoader.inheritedSettings([orphan], config: MirConfig())["orphan"] == nil)
+    }
+
+    @Test("an empty directory is a warning, not an error")
+    func emptyDirectory() throws {
+        let directory = try TemporaryDirectory()
+        let result = SpecLoader.load(paths: [directory.path], config: MirConfig())
+        #expect(result.isComplete)
+        #expect(result.diagnostics.map(\.severity) == [.warning])
+    }
+}
