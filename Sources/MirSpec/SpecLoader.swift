@@ -38,21 +38,36 @@ public enum SpecLoader {
     public static func load(paths: [String], config: MirConfig, limits: YAMLLimits) -> SpecLoadResult {
         var pathDiagnostics: [Diagnostic] = []
         let files = SpecFiles.collect(paths: paths, diagnostics: &pathDiagnostics)
-        var fileDiagnostics: [[Diagnostic]] = Array(repeating: [], count: files.count)
-        var parsed: [ParsedImage] = []
+        let sources = files.map { file in
+            (file: file, text: YAMLSource.readText(path: file, displayPath: file, limits: limits))
+        }
+        var result = load(sources: sources, config: config, limits: limits)
+        result.diagnostics = pathDiagnostics + result.diagnostics
+        return result
+    }
 
-        for (fileIndex, file) in files.enumerated() {
+    /// Loads specs from in-memory text (e.g. standard input or tests), displayed as `file`.
+    public static func load(text: String, file: String, config: MirConfig, limits: YAMLLimits = .standard) -> SpecLoadResult {
+        load(sources: [(file: file, text: .success(text))], config: config, limits: limits)
+    }
+
+    /// Reads every source's documents, checks them within and across files, and orders diagnostics by
+    /// file, then line and column.
+    static func load(sources: [(file: String, text: Result<String, Diagnostic>)], config: MirConfig, limits: YAMLLimits) -> SpecLoadResult {
+        var fileDiagnostics: [[Diagnostic]] = Array(repeating: [], count: sources.count)
+        var parsed: [ParsedImage] = []
+        for (fileIndex, source) in sources.enumerated() {
             let text: String
-            switch YAMLSource.readText(path: file, displayPath: file, limits: limits) {
+            switch source.text {
             case .success(let t): text = t
             case .failure(let diagnostic):
                 fileDiagnostics[fileIndex].append(diagnostic)
                 continue
             }
-            let contents = YAMLSource.documents(in: text, file: file, limits: limits)
+            let contents = YAMLSource.documents(in: text, file: source.file, limits: limits)
             fileDiagnostics[fileIndex] += contents.diagnostics
             for root in contents.documents {
-                let sink = DocumentSink(file: file)
+                let sink = DocumentSink(file: source.file)
                 if let image = readDocument(root, sink: sink, config: config, fileIndex: fileIndex) {
                     parsed.append(image)
                 } else {
@@ -60,28 +75,10 @@ public enum SpecLoader {
                 }
             }
         }
-
         ImageGraph.check(&parsed, config: config)
         for image in parsed { fileDiagnostics[image.fileIndex] += image.sink.diagnostics }
-
-        var diagnostics = pathDiagnostics
-        for perFile in fileDiagnostics { diagnostics += sortedByPosition(perFile) }
-        return SpecLoadResult(images: parsed.compactMap(\.image), diagnostics: diagnostics, files: files)
-    }
-
-    /// Loads specs from in-memory text (e.g. standard input or tests), displayed as `file`.
-    public static func load(text: String, file: String, config: MirConfig, limits: YAMLLimits = .standard) -> SpecLoadResult {
-        var parsed: [ParsedImage] = []
-        var diagnostics: [Diagnostic] = []
-        let contents = YAMLSource.documents(in: text, file: file, limits: limits)
-        diagnostics += contents.diagnostics
-        for root in contents.documents {
-            let sink = DocumentSink(file: file)
-            if let image = readDocument(root, sink: sink, config: config, fileIndex: 0) { parsed.append(image) } else { diagnostics += sink.diagnostics }
-        }
-        ImageGraph.check(&parsed, config: config)
-        for image in parsed { diagnostics += image.sink.diagnostics }
-        return SpecLoadResult(images: parsed.compactMap(\.image), diagnostics: sortedByPosition(diagnostics), files: [file])
+        return SpecLoadResult(images: parsed.compactMap(\.image), diagnostics: fileDiagnostics.flatMap(sortedByPosition),
+                              files: sources.map(\.file))
     }
 
     /// Validates already-decoded images (e.g. from the cluster API, which has no file locations).
