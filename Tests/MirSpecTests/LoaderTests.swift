@@ -211,3 +211,24 @@ struct LoaderExtrasTests {
         #expect(result.diagnostics.map(\.severity) == [.warning])
     }
 }
+
+@Suite("SpecLoader fuzzing")
+struct LoaderFuzzTests {
+    static let tokens = ["a", "b1", ":", " ", "\n", "- ", "[", "]", "{", "}", "&x ", "*x", "!", "\"", "'", "#", "|", ">", "?", ",",
+                         "\t", "\u{A0}", "é", "kind: ManagedImage\n", "apiVersion: mir.dev/v1alpha1\n", "---\n", "  ", "spec:\n",
+                         "  base: {imageType: standard}\n", "metadata: {name: a}\n", "  pythonVersion: 3.10\n", "<<: *x\n", "!!str "]
+
+    @Test("arbitrary YAML-ish text never crashes, and every error is located and fits on one line")
+    func arbitraryText() async {
+        await propertyCheck(count: 300, input: Gen.element(of: LoaderFuzzTests.tokens).array(of: 0...40)) { tokens in
+            let text = tokens.map { $0! }.joined()
+            let result = SpecLoader.load(text: text, file: "fuzz.yaml", config: MirConfig())
+            for diagnostic in result.diagnostics {
+                #expect(diagnostic.location?.file == "fuzz.yaml")
+                #expect(!diagnostic.description.contains("\n"), "\(diagnostic)")
+            }
+            // What loads from files also passes the cluster-side validation.
+            #expect(SpecLoader.validate(result.images, config: MirConfig()).isEmpty)
+        }
+    }
+}
