@@ -51,9 +51,13 @@ struct ManagedImageReader {
                                        special: ["status": "status is written by mir, not by users; remove it"]) else {
             return parsed
         }
-        if let apiVersion = top["apiVersion"], let text = reader.string(apiVersion), text != ManagedImage.apiVersion {
-            sink.error("ManagedImage has apiVersion \(SpecGrammar.quoted(text)); mir reads \(ManagedImage.apiVersion)",
-                       at: apiVersion.value, field: "apiVersion")
+        if let apiVersion = top["apiVersion"] {
+            if let text = reader.string(apiVersion), text != ManagedImage.apiVersion {
+                sink.error("ManagedImage has apiVersion \(SpecGrammar.quoted(text)); mir reads \(ManagedImage.apiVersion)",
+                           at: apiVersion.value, field: "apiVersion")
+            }
+        } else {
+            sink.error("apiVersion is required (\(ManagedImage.apiVersion))", at: root, field: "apiVersion")
         }
         // metadata
         if let metadata = top["metadata"] {
@@ -298,7 +302,7 @@ struct ManagedImageReader {
 enum LifecyclePolicyCheck {
     static func read(_ entry: Entry, reader: NodeReader) -> JSONValue? {
         guard case .mapping = entry.value else {
-            reader.sink.error("lifecyclePolicy must be a mapping (an ECR lifecycle policy document), found \(NodeReader.kindDescription(of: entry.value))",
+            reader.sink.error("\(entry.path) must be a mapping (an ECR lifecycle policy document), found \(NodeReader.kindDescription(of: entry.value))",
                               at: entry.value, field: entry.path)
             return nil
         }

@@ -38,21 +38,36 @@ public enum SpecLoader {
     public static func load(paths: [String], config: MirConfig, limits: YAMLLimits) -> SpecLoadResult {
         var pathDiagnostics: [Diagnostic] = []
         let files = SpecFiles.collect(paths: paths, diagnostics: &pathDiagnostics)
-        var fileDiagnostics: [[Diagnostic]] = Array(repeating: [], count: files.count)
-        var parsed: [ParsedImage] = []
+        let sources = files.map { file in
+            (file: file, text: YAMLSource.readText(path: file, displayPath: file, limits: limits))
+        }
+        var result = load(sources: sources, config: config, limits: limits)
+        result.diagnostics = pathDiagnostics + result.diagnostics
+        return result
+    }
 
-        for (fileIndex, file) in files.enumerated() {
+    /// Loads specs from in-memory text (e.g. standard input or tests), displayed as `file`.
+    public static func load(text: String, file: String, config: MirConfig, limits: YAMLLimits = .standard) -> SpecLoadResult {
+        load(sources: [(file: file, text: .success(text))], config: config, limits: limits)
+    }
+
+    /// Reads every source's documents, checks them within and across files, and orders diagnostics by
+    /// file, then line and column.
+    static func load(sources: [(file: String, text: Result<String, Diagnostic>)], config: MirConfig, limits: YAMLLimits) -> SpecLoadResult {
+        var fileDiagnostics: [[Diagnostic]] = Array(repeating: [], count: sources.count)
+        var parsed: [ParsedImage] = []
+        for (fileIndex, source) in sources.enumerated() {
             let text: String
-            switch YAMLSource.readText(path: file, displayPath: file, limits: limits) {
+            switch source.text {
             case .success(let t): text = t
             case .failure(let diagnostic):
                 fileDiagnostics[fileIndex].append(diagnostic)
                 continue
             }
-            let contents = YAMLSource.documents(in: text, file: file, limits: limits)
+            let contents = YAMLSource.documents(in: text, file: source.file, limits: limits)
             fileDiagnostics[fileIndex] += contents.diagnostics
             for root in contents.documents {
-                let sink = DocumentSink(file: file)
+                let sink = DocumentSink(file: source.file)
                 if let image = readDocument(root, sink: sink, config: config, fileIndex: fileIndex) {
                     parsed.append(image)
                 } else {
@@ -60,28 +75,10 @@ public enum SpecLoader {
                 }
             }
         }
-
         ImageGraph.check(&parsed, config: config)
         for image in parsed { fileDiagnostics[image.fileIndex] += image.sink.diagnostics }
-
-        var diagnostics = pathDiagnostics
-        for perFile in fileDiagnostics { diagnostics += sortedByPosition(perFile) }
-        return SpecLoadResult(images: parsed.compactMap(\.image), diagnostics: diagnostics, files: files)
-    }
-
-    /// Loads specs from in-memory text (e.g. standard input or tests), displayed as `file`.
-    public static func load(text: String, file: String, config: MirConfig, limits: YAMLLimits = .standard) -> SpecLoadResult {
-        var parsed: [ParsedImage] = []
-        var diagnostics: [Diagnostic] = []
-        let contents = YAMLSource.documents(in: text, file: file, limits: limits)
-        diagnostics += contents.diagnostics
-        for root in contents.documents {
-            let sink = DocumentSink(file: file)
-            if let image = readDocument(root, sink: sink, config: config, fileIndex: 0) { parsed.append(image) } else { diagnostics += sink.diagnostics }
-        }
-        ImageGraph.check(&parsed, config: config)
-        for image in parsed { diagnostics += image.sink.diagnostics }
-        return SpecLoadResult(images: parsed.compactMap(\.image), diagnostics: sortedByPosition(diagnostics), files: [file])
+        return SpecLoadResult(images: parsed.compactMap(\.image), diagnostics: fileDiagnostics.flatMap(sortedByPosition),
+                              files: sources.map(\.file))
     }
 
     /// Validates already-decoded images (e.g. from the cluster API, which has no file locations).
@@ -112,6 +109,31 @@ public enum SpecLoader {
         ImageGraph.check(&parsed, config: config)
         var result: [String: [Diagnostic]] = [:]
         for (image, document) in zip(images, parsed) { result[image.name, default: []] += document.sink.diagnostics }
+        return result
+    }
+
+    /// What each image inherits from its ancestors: the Python version (children of a ManagedImage omit
+    /// it) and the OS package type of the root's catalog entry (nil when the root has an external base).
+    /// Only images whose whole chain of parents is present are listed; use it on validated images.
+    public static func inheritedSettings(_ images: [ManagedImage], config: MirConfig) -> [String: InheritedSettings] {
+        let byName = Dictionary(images.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        var result: [String: InheritedSettings] = [:]
+        func settle(_ name: String, depth: Int) -> InheritedSettings? {
+            if let known = result[name] { return known }
+            guard depth <= byName.count, let image = byName[name] else { return nil }
+            var settled: InheritedSettings?
+            switch image.spec.base {
+            case .imageType(let type):
+                settled = image.spec.pythonVersion.map { InheritedSettings(pythonVersion: $0, packageType: config.baseImages[type]?.packageType) }
+            case .external:
+                settled = image.spec.pythonVersion.map { InheritedSettings(pythonVersion: $0, packageType: nil) }
+            case .managedImage(let parent):
+                settled = settle(parent, depth: depth + 1)
+            }
+            result[name] = settled
+            return settled
+        }
+        for image in images { _ = settle(image.name, depth: 0) }
         return result
     }
 
@@ -153,6 +175,19 @@ public enum SpecLoader {
     }
 }
 
+/// What an image inherits from its chain of parents.
+public struct InheritedSettings: Sendable, Hashable {
+    /// The effective Python version "X.Y".
+    public var pythonVersion: String
+    /// The default OS package type (the root catalog entry's); nil when the root has an external base.
+    public var packageType: PackageType?
+
+    public init(pythonVersion: String, packageType: PackageType?) {
+        self.pythonVersion = pythonVersion
+        self.packageType = packageType
+    }
+}
+
 /// Which files a list of paths means.
 enum SpecFiles {
     /// Explicit files are read whatever their extension; directories are searched recursively for
@@ -169,6 +204,9 @@ enum SpecFiles {
                 continue
             }
             let found = isDirectory.boolValue ? yamlFiles(under: path, visited: [], diagnostics: &diagnostics) : [path]
+            if found.isEmpty {
+                diagnostics.append(Diagnostic(.warning, at: nil, "no *.yaml or *.yml files under \(SpecGrammar.quoted(path))"))
+            }
             for file in found {
                 let key = URL(fileURLWithPath: file).standardizedFileURL.resolvingSymlinksInPath().path
                 if seen.insert(key).inserted { files.append(file) }

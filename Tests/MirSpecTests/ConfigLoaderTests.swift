@@ -68,7 +68,7 @@ struct ConfigLoaderTests {
         ("baseImages:\n  standard:\n    packageType: apt\n    pythonVersions: {\"3.10\": \"python:3.10;id\"}\n", "mir.yaml:4:30: error: image reference"),
         ("baseImages:\n  Standard: {packageType: apt, pythonVersions: {\"3.10\": r.example.com/p}}\n", "mir.yaml:2:3: error: imageType \"Standard\" must be a DNS-1123 label"),
         ("builder:\n  buildNamespace: Builds\n", "mir.yaml:2:19: error: buildNamespace \"Builds\" is not a valid namespace name"),
-        ("defaultLifecyclePolicy: [1]\n", "mir.yaml:1:25: error: lifecyclePolicy must be a mapping"),
+        ("defaultLifecyclePolicy: [1]\n", "mir.yaml:1:25: error: defaultLifecyclePolicy must be a mapping"),
         ("platformVersion: \"1.0 && id\"\n", "mir.yaml:1:18: error: platformVersion \"1.0 && id\" contains a space"),
         ("a: 1\n---\nb: 2\n", "mir.yaml:3:1: error: the config file must hold a single YAML document"),
         ("a: [\n", "mir.yaml:2:1: error: invalid YAML"),

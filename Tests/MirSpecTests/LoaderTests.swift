@@ -190,3 +190,45 @@ func yamlQuoted(_ text: String) -> String {
     }
     return out + "\""
 }
+
+@Suite("SpecLoader extras")
+struct LoaderExtrasTests {
+    @Test("inherited settings follow the chain of parents")
+    func inherited() {
+        let result = SpecLoader.load(paths: [Corpus.root + "/good"], config: (try? Corpus.config()) ?? MirConfig())
+        let settings = SpecLoader.inheritedSettings(result.images, config: (try? Corpus.config()) ?? MirConfig())
+        #expect(settings["xgboost102-tf-gpu"] == InheritedSettings(pythonVersion: "3.10", packageType: .apt))
+        #expect(settings["rocky-stats"] == InheritedSettings(pythonVersion: "3.12", packageType: .rpm))
+        let orphan = ManagedImage(name: "orphan", spec: ManagedImageSpec(base: .managedImage("gone")))
+        #expect(SpecLoader.inheritedSettings([orphan], config: MirConfig())["orphan"] == nil)
+    }
+
+    @Test("an empty directory is a warning, not an error")
+    func emptyDirectory() throws {
+        let directory = try TemporaryDirectory()
+        let result = SpecLoader.load(paths: [directory.path], config: MirConfig())
+        #expect(result.isComplete)
+        #expect(result.diagnostics.map(\.severity) == [.warning])
+    }
+}
+
+@Suite("SpecLoader fuzzing")
+struct LoaderFuzzTests {
+    static let tokens = ["a", "b1", ":", " ", "\n", "- ", "[", "]", "{", "}", "&x ", "*x", "!", "\"", "'", "#", "|", ">", "?", ",",
+                         "\t", "\u{A0}", "é", "kind: ManagedImage\n", "apiVersion: mir.dev/v1alpha1\n", "---\n", "  ", "spec:\n",
+                         "  base: {imageType: standard}\n", "metadata: {name: a}\n", "  pythonVersion: 3.10\n", "<<: *x\n", "!!str "]
+
+    @Test("arbitrary YAML-ish text never crashes, and every error is located and fits on one line")
+    func arbitraryText() async {
+        await propertyCheck(count: 300, input: Gen.element(of: LoaderFuzzTests.tokens).array(of: 0...40)) { tokens in
+            let text = tokens.map { $0! }.joined()
+            let result = SpecLoader.load(text: text, file: "fuzz.yaml", config: MirConfig())
+            for diagnostic in result.diagnostics {
+                #expect(diagnostic.location?.file == "fuzz.yaml")
+                #expect(!diagnostic.description.contains("\n"), "\(diagnostic)")
+            }
+            // What loads from files also passes the cluster-side validation.
+            #expect(SpecLoader.validate(result.images, config: MirConfig()).isEmpty)
+        }
+    }
+}
