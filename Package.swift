@@ -24,7 +24,7 @@ let package = Package(
         // The registry port: ECR-shaped operations and error vocabulary.
         .target(name: "MirRegistry", dependencies: ["MirModel"]),
         // Adapter: the embedded, on-disk registry (`--registry local[:DIR]`).
-        .target(name: "MirLocalRegistry", dependencies: ["MirRegistry", "MirModel"]),
+        .target(name: "MirLocalRegistry", dependencies: ["MirRegistry", "MirModel", .product(name: "Crypto", package: "swift-crypto")]),
         // Adapter: ManagedImage specs and config from YAML files.
         .target(name: "MirSpec", dependencies: ["MirModel", "Yams"]),
         // Content-addressed tags, build contexts, the builder port and the render/simulate builders.

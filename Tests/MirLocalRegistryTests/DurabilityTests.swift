@@ -1,0 +1,149 @@
+import Foundation
+import Testing
+@testable import MirLocalRegistry
+import MirRegistry
+
+@Suite struct DurabilityTests {
+    /// Builds a registry with some of everything; returns what a reader should see.
+    private func populate(_ registry: LocalRegistry) async throws -> [RepositoryDescription] {
+        var repos: [RepositoryDescription] = []
+        for i in 0..<5 {
+            let repo = try await registry.createRepository(name: "mir/r\(i)", tags: [ResourceTag(key: "i", value: "\(i)")])
+            repos.append(repo)
+            _ = try await registry.putImage(repositoryName: repo.name, manifest: manifest(i), tag: "v\(i)")
+        }
+        try await registry.putLifecyclePolicy(repositoryName: "mir/r0", policyText: validPolicyText)
+        _ = try await registry.deleteRepository(name: "mir/r4", force: true)
+        repos.removeLast()
+        return repos
+    }
+
+    private func expectState(_ registry: LocalRegistry, repos: [RepositoryDescription], sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let page = try await registry.describeRepositories(names: nil, maxResults: nil, nextToken: nil)
+        #expect(page.items == repos, sourceLocation: sourceLocation)
+        #expect(try await registry.getLifecyclePolicy(repositoryName: "mir/r0") == validPolicyText, sourceLocation: sourceLocation)
+        #expect(try await registry.listTagsForResource(arn: repos[2].arn) == [ResourceTag(key: "i", value: "2")], sourceLocation: sourceLocation)
+        #expect(try await registry.listImages(repositoryName: "mir/r3", maxResults: nil, nextToken: nil).items.map(\.tag) == ["v3"],
+                sourceLocation: sourceLocation)
+    }
+
+    @Test(arguments: [1 << 20, 200])
+    func stateSurvivesReopening(compactionThreshold: Int) async throws {
+        let dir = TemporaryDirectory()
+        let repos = try await populate(try dir.registry(compactionThreshold: compactionThreshold))
+        try await expectState(try dir.registry(), repos: repos)
+        if compactionThreshold == 200 {
+            #expect(dir.files().contains("snapshot.json"))
+        }
+    }
+
+    @Test func aCrashMidWriteLosesNothing() async throws {
+        let dir = TemporaryDirectory()
+        let repos = try await populate(try dir.registry(compactionThreshold: 2_000))
+        // What a crash can leave: a half-written snapshot temp file and a journal line cut short.
+        try Data("{\"format\":1,\"generation\":9,\"repos".utf8).write(to: URL(fileURLWithPath: dir.path + "/snapshot.json.tmp-4242-1"))
+        let journal = try #require(dir.files().first { $0.hasPrefix("journal-") })
+        let handle = try #require(FileHandle(forWritingAtPath: dir.path + "/" + journal))
+        handle.seekToEndOfFile()
+        handle.write(Data("{\"put\":{\"seq\":99,\"name\":\"half-writ".utf8))
+        handle.closeFile()
+
+        let reopened = try dir.registry(compactionThreshold: 2_000)
+        try await expectState(reopened, repos: repos)
+        // The next writer discards the cut line and carries on; nothing is lost afterwards either.
+        let more = try await reopened.createRepository(name: "after-crash", tags: [])
+        let third = try dir.registry()
+        try await expectState(third, repos: repos + [more])
+        let journalText = try String(contentsOfFile: dir.path + "/" + (dir.files().first { $0.hasPrefix("journal-") } ?? journal), encoding: .utf8)
+        #expect(!journalText.contains("half-writ"))
+    }
+
+    @Test func compactionFoldsTheJournalAndRemovesLeftovers() async throws {
+        let dir = TemporaryDirectory()
+        let registry = try dir.registry(compactionThreshold: 500)
+        try Data("partial".utf8).write(to: URL(fileURLWithPath: dir.path + "/snapshot.json.tmp-1-2"))
+        for i in 0..<20 { _ = try await registry.createRepository(name: "c\(i)", tags: []) }
+        let files = dir.files()
+        #expect(files.contains("snapshot.json"))
+        #expect(!files.contains("snapshot.json.tmp-1-2"))
+        #expect(!files.contains("journal-0.log"))
+        #expect(files.filter { $0.hasPrefix("journal-") }.count <= 1)
+        let names = try await dir.registry().describeRepositories(names: nil, maxResults: nil, nextToken: nil).items.map(\.name)
+        #expect(names == (0..<20).map { "c\($0)" })
+    }
+
+    @Test func aCorruptSnapshotIsAnErrorNeverAnEmptyRegistry() async throws {
+        let dir = TemporaryDirectory()
+        _ = try await populate(try dir.registry(compactionThreshold: 200))
+        try Data("{ this is not the registry".utf8).write(to: URL(fileURLWithPath: dir.path + "/snapshot.json"))
+        let registry = try dir.registry()
+        let error = await registryError { try await registry.describeRepositories(names: nil, maxResults: nil, nextToken: nil) }
+        #expect(error?.code == .server)
+        #expect(error?.operation == "DescribeRepositories")
+        #expect(error?.message.contains("snapshot.json") == true)
+        #expect(error?.message.contains("corrupt") == true)
+        // Writes are refused too.
+        await expectRegistryError(.server, operation: "CreateRepository") {
+            try await registry.createRepository(name: "x1", tags: [])
+        }
+    }
+
+    @Test func aCorruptJournalLineIsAnError() async throws {
+        let dir = TemporaryDirectory()
+        _ = try await populate(try dir.registry())
+        let journal = dir.path + "/journal-0.log"
+        var text = try String(contentsOfFile: journal, encoding: .utf8)
+        text = text.replacingOccurrences(of: "\"name\"", with: "\"nam\"")
+        try text.write(toFile: journal, atomically: false, encoding: .utf8)
+        let error = await registryError { try await dir.registry().listImages(repositoryName: "mir/r1", maxResults: nil, nextToken: nil) }
+        #expect(error?.code == .server)
+        #expect(error?.message.contains("journal-0.log") == true)
+    }
+
+    @Test func aMissingSnapshotWithALaterJournalIsAnError() async throws {
+        let dir = TemporaryDirectory()
+        _ = try await populate(try dir.registry(compactionThreshold: 200))
+        try FileManager.default.removeItem(atPath: dir.path + "/snapshot.json")
+        try Data().write(to: URL(fileURLWithPath: dir.path + "/journal-7.log"))
+        let error = await registryError { try await dir.registry().describeRepositories(names: nil, maxResults: nil, nextToken: nil) }
+        #expect(error?.code == .server)
+        #expect(error?.message.contains("missing") == true)
+    }
+}
+
+@Suite struct ConcurrencyTests {
+    /// Two registries on one directory (separate open file descriptions, as two processes would have)
+    /// creating repositories and pushing into shared ones from many tasks: no update is lost.
+    @Test func twoInstancesManyTasksNoLostUpdate() async throws {
+        let dir = TemporaryDirectory()
+        let first = try dir.registry(compactionThreshold: 4_000)
+        let second = try dir.registry(compactionThreshold: 4_000)
+        _ = try await first.createRepository(name: "shared", tags: [])
+        let tasks = 16, perTask = 12
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for t in 0..<tasks {
+                let registry = t % 2 == 0 ? first : second
+                group.addTask {
+                    for i in 0..<perTask {
+                        let repo = try await registry.createRepository(name: "t\(t)/r\(i)", tags: [])
+                        if i < 3 {
+                            try await registry.tagResource(arn: registry.arn(of: "shared"), tags: [ResourceTag(key: "t\(t)-\(i)", value: "x")])
+                        }
+                        _ = try await registry.putImage(repositoryName: "shared", manifest: manifest(t * 1000 + i), tag: "t\(t)-\(i)")
+                        _ = try await registry.putImage(repositoryName: repo.name, manifest: manifest(i), tag: "v")
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        for registry in [first, second, try dir.registry()] {
+            let repos = try await registry.describeRepositories(names: nil, maxResults: 1000, nextToken: nil)
+            #expect(repos.items.count == 1 + tasks * perTask)
+            #expect(Set(repos.items.map(\.name)).count == repos.items.count)
+            let shared = try await registry.listImages(repositoryName: "shared", maxResults: 1000, nextToken: nil)
+            #expect(Set(shared.items.compactMap(\.tag)) == Set((0..<tasks).flatMap { t in (0..<perTask).map { "t\(t)-\($0)" } }))
+            #expect(Set(try await registry.listTagsForResource(arn: registry.arn(of: "shared")).map(\.key))
+                    == Set((0..<tasks).flatMap { t in (0..<3).map { "t\(t)-\($0)" } }))
+        }
+    }
+}
