@@ -1,0 +1,172 @@
+import Crypto
+import Foundation
+import MirModel
+import MirRegistry
+
+/// The `simulate` builder, for demos and tests. After `delay` it records an image with the expected tag in the
+/// registry (a synthetic manifest annotated as simulated) and reports a `pip list` derived from the
+/// requirements. Everything it produces says "simulated".
+///
+/// - The build context is rendered first, so input the renderer refuses fails the build as it would for real.
+/// - An unsatisfiable specifier set fails the build (like pip's `ResolutionImpossible`).
+/// - A child needs a succeeded record of its parent's tag in `records` (as `FROM parent:tag` needs the image);
+///   it inherits the parent's libraries.
+/// - One build per (image, tag): the builder writes its records to `records` (`Running`, then the outcome) and
+///   returns the existing record instead of building again when there is a succeeded one, a failed simulated
+///   one (unless the reason is `manual`) or a running simulated one that is not stale. Concurrent calls for
+///   the same (image, tag) in one process share one build.
+public struct SimulateBuilder: ImageBuilder {
+    public let registry: any ImageRegistry
+    public let records: any BuildRecordStore
+    public let delay: Duration
+    private let inFlight = InFlightBuilds()
+
+    public init(registry: any ImageRegistry, records: any BuildRecordStore, delay: Duration) {
+        self.registry = registry
+        self.records = records
+        self.delay = delay
+    }
+
+    public var name: String { "simulate" }
+    public var isSimulation: Bool { true }
+
+    /// A `Running` simulated record older than the delay plus this margin belongs to a process that died.
+    public static let staleMargin: Duration = .seconds(300)
+
+    public func build(_ request: BuildRequest) async throws -> BuildRecord {
+        let key = "\(request.image.name)\n\(request.image.tag)"
+        return try await inFlight.run(key: key) { try await self.buildOnce(request) }
+    }
+
+    private func buildOnce(_ request: BuildRequest) async throws -> BuildRecord {
+        let image = request.image
+        let existing = try await records.allRecords().first { $0.image == image.name && $0.tag == image.tag }
+        if let existing, shouldReuse(existing, request) { return existing }
+
+        let started = Date().millisecondPrecision
+        var record = BuildRecord(image: image.name, tag: image.tag, state: .running, reason: request.reason.rawValue,
+                                 specDigest: image.specDigest, platformVersion: request.platformVersion,
+                                 parentTag: image.parentTag, pythonVersion: image.pythonVersion, builder: name,
+                                 simulated: true, startedAt: started, message: "simulated build running")
+        try await records.put(record)
+        try await Task.sleep(for: delay)
+
+        let outcome = await simulate(request)
+        record.finishedAt = Date().millisecondPrecision
+        switch outcome {
+        case .success(let libraries):
+            record.state = .succeeded
+            record.pipLibraries = libraries
+            record.message = "simulated build: recorded \(image.repositoryName):\(image.tag) (no image content)"
+        case .failure(let reason):
+            record.state = .failed
+            record.message = "simulated build failed: \(reason.message)"
+        }
+        try await records.put(record)
+        return record
+    }
+
+    private func shouldReuse(_ existing: BuildRecord, _ request: BuildRequest) -> Bool {
+        switch existing.state {
+        case .succeeded: return true
+        case .failed: return existing.builder == name && request.reason != .manual
+        case .running, .submitted:
+            guard existing.builder == name else { return false }
+            let age = Date().timeIntervalSince(existing.startedAt)
+            return age < (delay + Self.staleMargin).seconds
+        }
+    }
+
+    private struct Failure: Error { var message: String }
+
+    private func simulate(_ request: BuildRequest) async -> Result<[PipLibrary], Failure> {
+        let image = request.image
+        do {
+            _ = try BuildContextRenderer.dockerfile(for: request)
+        } catch {
+            return .failure(Failure(message: error.description))
+        }
+        var inherited = SimulatedPipResolver.baseLibraries
+        if let parentName = image.parentName, let parentTag = image.parentTag {
+            let parentRecord = try? await records.allRecords()
+                .first { $0.image == parentName && $0.tag == parentTag && $0.state == .succeeded }
+            guard let parentRecord else {
+                return .failure(Failure(message: "base image \(parentName):\(parentTag) has no succeeded build"))
+            }
+            inherited = parentRecord.pipLibraries
+        }
+        let libraries: [PipLibrary]
+        do {
+            libraries = try SimulatedPipResolver.libraries(for: image.image.spec.pipRequirements, inheriting: inherited)
+        } catch {
+            return .failure(Failure(message: error.description))
+        }
+        let manifest = Self.manifest(for: request, libraries: libraries)
+        do {
+            _ = try await registry.putImage(repositoryName: image.repositoryName, manifest: manifest, tag: image.tag)
+        } catch let error as RegistryError where error.code == .imageAlreadyExists {
+            // The same simulated image is already recorded under this tag.
+        } catch {
+            return .failure(Failure(message: "could not record the image: \(error)"))
+        }
+        return .success(libraries)
+    }
+
+    /// A synthetic OCI image manifest (canonical JSON) annotated `dev.mir.simulated: true`. Its config digest
+    /// covers the image identity and its libraries, so the same build always gives the same manifest.
+    public static func manifest(for request: BuildRequest, libraries: [PipLibrary]) -> String {
+        let image = request.image
+        let config = JSONValue.object([
+            "architecture": .string("amd64"),
+            "os": .string("linux"),
+            "rootfs": .object(["type": .string("layers"), "diff_ids": .array([])]),
+            "config": .object(["Labels": .object([
+                "dev.mir.image": .string(image.name),
+                "dev.mir.tag": .string(image.tag),
+                "dev.mir.simulated": .string("true"),
+                "dev.mir.pip-libraries": .string(libraries.map { "\($0.name)==\($0.version)" }.joined(separator: " ")),
+            ])]),
+        ]).canonicalText
+        let configDigest = "sha256:" + SHA256.hash(data: Data(config.utf8)).map { String(format: "%02x", $0) }.joined()
+        return JSONValue.object([
+            "schemaVersion": .number(2),
+            "mediaType": .string("application/vnd.oci.image.manifest.v1+json"),
+            "config": .object([
+                "mediaType": .string("application/vnd.oci.image.config.v1+json"),
+                "digest": .string(configDigest),
+                "size": .number(Double(config.utf8.count)),
+            ]),
+            "layers": .array([]),
+            "annotations": .object([
+                "dev.mir.simulated": .string("true"),
+                "dev.mir.image": .string(image.name),
+                "dev.mir.tag": .string(image.tag),
+                "dev.mir.spec-digest": .string(image.specDigest),
+                "dev.mir.platform-version": .string(request.platformVersion),
+                "org.opencontainers.image.base.name": .string(request.baseImageReference),
+                "org.opencontainers.image.description": .string("simulated build by mir: no image content"),
+            ]),
+        ]).canonicalText
+    }
+}
+
+/// Shares one running build among concurrent callers with the same key.
+actor InFlightBuilds {
+    private var running: [String: Task<BuildRecord, Error>] = [:]
+
+    func run(key: String, _ body: @escaping @Sendable () async throws -> BuildRecord) async throws -> BuildRecord {
+        if let task = running[key] { return try await task.value }
+        let task = Task { try await body() }
+        running[key] = task
+        defer { running[key] = nil }
+        return try await task.value
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as a floating-point number.
+    var seconds: Double {
+        let (s, attoseconds) = components
+        return Double(s) + Double(attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,138 @@
+import Foundation
+import MirBuild
+import MirModel
+import MirRegistry
+import Testing
+
+@Suite struct SimulateBuilderTests {
+    struct Setup {
+        let directory: String
+        let registry: FakeRegistry
+        let store: FileBuildRecordStore
+        let builder: SimulateBuilder
+    }
+
+    func setup(delay: Duration = .zero, repositories: [String] = ["mir/root", "mir/kid"]) throws -> Setup {
+        let directory = try Fixture.temporaryDirectory()
+        let registry = FakeRegistry(repositories: repositories)
+        let store = FileBuildRecordStore(directory: directory + "/records")
+        return Setup(directory: directory, registry: registry, store: store,
+                     builder: SimulateBuilder(registry: registry, records: store, delay: delay))
+    }
+
+    let images = [
+        Fixture.image("root", pip: [PipRequirement(name: "numpy", versionSpecifier: "==1.26.4"),
+                                    PipRequirement(name: "requests", versionSpecifier: ">=2.31,<3")]),
+        Fixture.child("kid", of: "root", pip: [PipRequirement(name: "pandas", versionSpecifier: "~=2.2")]),
+    ]
+
+    @Test func recordsASimulatedImageAfterTheDelay() async throws {
+        let s = try setup(delay: .milliseconds(200))
+        defer { try? FileManager.default.removeItem(atPath: s.directory) }
+        #expect(s.builder.name == "simulate" && s.builder.isSimulation)
+        let root = try DesiredStateResolver.resolve(images, config: MirConfig())[0]
+        let clock = ContinuousClock()
+        let started = clock.now
+        let record = try await s.builder.build(Fixture.request(root))
+        #expect(clock.now - started >= .milliseconds(200))
+
+        #expect(record.state == .succeeded)
+        #expect(record.simulated)
+        #expect(record.builder == "simulate")
+        #expect(record.message?.hasPrefix("simulated build") == true)
+        #expect(record.tag == root.tag && record.specDigest == root.specDigest)
+        #expect(record.finishedAt != nil)
+        #expect(record.pipLibraries == [PipLibrary(name: "numpy", version: "1.26.4"), PipLibrary(name: "pip", version: "24.0"),
+                                        PipLibrary(name: "requests", version: "2.31"), PipLibrary(name: "setuptools", version: "69.5.1"),
+                                        PipLibrary(name: "wheel", version: "0.43.0")])
+        let manifest = try #require(s.registry.manifest(repository: "mir/root", tag: root.tag))
+        let parsed = try #require(JSONValue.parse(manifest))
+        #expect(parsed["annotations"]?["dev.mir.simulated"] == .string("true"))
+        #expect(parsed["schemaVersion"]?.intValue == 2)
+        // The store holds the final record.
+        #expect(try await s.store.record(image: "root", tag: root.tag) == record)
+    }
+
+    @Test func childInheritsItsParentsLibraries() async throws {
+        let s = try setup()
+        defer { try? FileManager.default.removeItem(atPath: s.directory) }
+        let resolved = try DesiredStateResolver.resolve(images, config: MirConfig())
+        let parent = try await s.builder.build(Fixture.request(resolved[0]))
+        let child = try await s.builder.build(Fixture.request(resolved[1]))
+        #expect(child.state == .succeeded)
+        #expect(child.parentTag == resolved[0].tag)
+        #expect(Set(child.pipLibraries) == Set(parent.pipLibraries + [PipLibrary(name: "pandas", version: "2.2")]))
+    }
+
+    @Test func childWithoutABuiltParentFails() async throws {
+        let s = try setup()
+        defer { try? FileManager.default.removeItem(atPath: s.directory) }
+        let resolved = try DesiredStateResolver.resolve(images, config: MirConfig())
+        let child = try await s.builder.build(Fixture.request(resolved[1]))
+        #expect(child.state == .failed)
+        #expect(child.message?.contains("root:\(resolved[0].tag)") == true)
+        #expect(s.registry.manifest(repository: "mir/kid", tag: resolved[1].tag) == nil)
+    }
+
+    @Test func unsatisfiableRequirementFailsTheBuild() async throws {
+        let s = try setup()
+        defer { try? FileManager.default.removeItem(atPath: s.directory) }
+        let image = Fixture.image("root", pip: [PipRequirement(name: "ok"), PipRequirement(name: "numpy", versionSpecifier: ">2,<1")])
+        let record = try await s.builder.build(Fixture.request(try Fixture.resolved(image)))
+        #expect(record.state == .failed)
+        #expect(record.simulated)
+        #expect(record.message?.hasPrefix("simulated build failed") == true)
+        #expect(record.message?.contains("ResolutionImpossible") == true)
+        #expect(record.message?.contains("numpy") == true)
+        #expect(s.registry.putCalls == 0)
+    }
+
+    @Test func refusedBuildContextFailsTheBuild() async throws {
+        let s = try setup(repositories: ["mir/demo"])
+        defer { try? FileManager.default.removeItem(atPath: s.directory) }
+        let record = try await s.builder.build(Fixture.rawRequest(pip: [PipRequirement(name: "x; rm -rf /")]))
+        #expect(record.state == .failed)
+        #expect(record.message?.contains("spec.pipRequirements[0].name") == true)
+    }
+
+    @Test func missingRepositoryFailsTheBuild() async throws {
+        let s = try setup(repositories: [])
+        defer { try? FileManager.default.removeItem(atPath: s.directory) }
+        let record = try await s.builder.build(Fixture.request(try Fixture.resolved(images[0])))
+        #expect(record.state == .failed)
+        #expect(record.message?.contains("RepositoryNotFoundException") == true)
+    }
+
+    @Test func secondApplyNeverStartsADuplicate() async throws {
+        let s = try setup(delay: .milliseconds(100))
+        defer { try? FileManager.default.removeItem(atPath: s.directory) }
+        let request = Fixture.request(try Fixture.resolved(images[0]))
+        // Concurrent calls share one build.
+        async let a = s.builder.build(request)
+        async let b = s.builder.build(request)
+        let (first, second) = try await (a, b)
+        #expect(first == second)
+        #expect(s.registry.putCalls == 1)
+        // A later apply (a new builder over the same store) finds the record and does not build again.
+        let again = SimulateBuilder(registry: s.registry, records: s.store, delay: .seconds(60))
+        let third = try await again.build(request)
+        #expect(third == first)
+        #expect(s.registry.putCalls == 1)
+        #expect(try await s.store.allRecords().count == 1)
+    }
+
+    @Test func failedBuildIsNotRetriedUnlessManual() async throws {
+        let s = try setup()
+        defer { try? FileManager.default.removeItem(atPath: s.directory) }
+        let image = Fixture.image("root", pip: [PipRequirement(name: "numpy", versionSpecifier: ">2,<1")])
+        let request = Fixture.request(try Fixture.resolved(image))
+        let failed = try await s.builder.build(request)
+        let again = try await s.builder.build(request)
+        #expect(again == failed)
+        var manual = request
+        manual.reason = .manual
+        let retried = try await s.builder.build(manual)
+        #expect(retried.state == .failed)
+        #expect(retried.reason == "manual")
+    }
+}
