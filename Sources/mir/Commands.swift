@@ -18,8 +18,7 @@ struct Validate: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors {
             guard !paths.isEmpty else { throw CLIError.usage("give at least one spec file or directory") }
-            let config: MirConfig
-            do { config = try ConfigLoader.load(path: self.config) } catch { throw CLIError.diagnostics(error.diagnostics) }
+            let config = try loadConfigFile(self.config)
             let loaded = loadSpecs(paths, config: config)
             guard loaded.isComplete else {
                 throw CLIError.failed("\(loaded.errors.count) error(s) in \(loaded.files.count) file(s)")

@@ -31,9 +31,7 @@ struct CommonOptions: ParsableArguments {
     var profile: String?
 
     func loadConfig() throws -> MirConfig {
-        var config: MirConfig
-        do { config = try ConfigLoader.load(path: self.config) }
-        catch { throw CLIError.diagnostics(error.diagnostics) }
+        var config = try loadConfigFile(self.config)
         if let prefix { config.repositoryPrefix = prefix }
         return config
     }
@@ -62,6 +60,12 @@ extension CommonOptions {
         }
         throw CLIError.usage("unknown registry '\(spec)': use local[:DIR] or ecr")
     }
+}
+
+/// Reads the config file (defaults without one); problems become diagnostics (exit 1).
+func loadConfigFile(_ path: String?) throws -> MirConfig {
+    do { return try ConfigLoader.load(path: path) }
+    catch { throw CLIError.diagnostics(error.diagnostics) }
 }
 
 enum CLIError: Error, CustomStringConvertible {
