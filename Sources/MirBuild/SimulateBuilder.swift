@@ -13,9 +13,9 @@ import MirRegistry
 ///   of the parent's succeeded record, or only pip/setuptools/wheel when the image is in the registry without a
 ///   record; otherwise the build fails.
 /// - One build per (image, tag): the builder writes its records to `records` (`Running`, then the outcome) and
-///   returns the existing record instead of building again when there is a succeeded one, a failed simulated
-///   one (unless the reason is `manual`) or a running simulated one that is not stale. Concurrent calls for
-///   the same (image, tag) in one process share one build.
+///   returns the existing record instead of building again when there is a succeeded one or a failed simulated
+///   one (unless the reason is `manual`, which forces a new build), or a running simulated one that is not
+///   stale. Concurrent calls for the same (image, tag) in one process share one build.
 public struct SimulateBuilder: ImageBuilder {
     public let registry: any ImageRegistry
     public let records: any BuildRecordStore
@@ -69,7 +69,7 @@ public struct SimulateBuilder: ImageBuilder {
 
     private func shouldReuse(_ existing: BuildRecord, _ request: BuildRequest) -> Bool {
         switch existing.state {
-        case .succeeded: return true
+        case .succeeded: return request.reason != .manual
         case .failed: return existing.builder == name && request.reason != .manual
         case .running, .submitted:
             guard existing.builder == name else { return false }

@@ -130,6 +130,12 @@ import Testing
         #expect(third == first)
         #expect(s.registry.putCalls == 1)
         #expect(try await s.store.allRecords().count == 1)
+        // A manual rebuild does build again (the registry already holds the identical image).
+        var manual = request
+        manual.reason = .manual
+        let rebuilt = try await s.builder.build(manual)
+        #expect(rebuilt.state == .succeeded && rebuilt.reason == "manual")
+        #expect(s.registry.putCalls == 2)
     }
 
     @Test func failedBuildIsNotRetriedUnlessManual() async throws {
