@@ -48,8 +48,7 @@ public enum BuildInputGrammar {
         var clauses: [VersionClause] = []
         for rawClause in trimmed.split(separator: ",", omittingEmptySubsequences: false) {
             let clause = trimBlanks(String(rawClause))
-            guard let op = VersionClause.Operator.allCases.sorted(by: { $0.rawValue.count > $1.rawValue.count })
-                .first(where: { clause.hasPrefix($0.rawValue) }) else { return nil }
+            guard let op = VersionClause.longestFirst.first(where: { clause.hasPrefix($0.rawValue) }) else { return nil }
             let version = trimBlanks(String(clause.dropFirst(op.rawValue.count)))
             let wildcardAllowed = op == .equal || op == .notEqual
             guard isPipVersion(version, allowWildcard: wildcardAllowed) else { return nil }
@@ -211,6 +210,9 @@ public struct VersionClause: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var op: Operator
+
+    /// Operators, longest first, so that `===` is matched before `==` and `<=` before `<`.
+    static let longestFirst = Operator.allCases.sorted { $0.rawValue.count > $1.rawValue.count }
     public var version: String
 
     public init(op: Operator, version: String) {

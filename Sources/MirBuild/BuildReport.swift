@@ -82,6 +82,16 @@ public enum BuildReport {
         throw BuildReportError(text.isEmpty ? "the message is empty" : "unknown format (expected \(prefix)…)")
     }
 
+    /// The image digest kaniko wrote to its termination message (`--digest-file=/dev/termination-log`):
+    /// `sha256:` and 64 lowercase hex digits, or nil when the message is something else (e.g. a log tail).
+    public static func imageDigest(kanikoTerminationMessage message: String) -> String? {
+        let text = message.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard text.hasPrefix("sha256:") else { return nil }
+        let hex = text.utf8.dropFirst(7)
+        guard hex.count == 64, hex.allSatisfy({ BuildInputGrammar.isDigit($0) || ($0 >= 0x61 && $0 <= 0x66) }) else { return nil }
+        return text
+    }
+
     /// Writes a report in the same format (stored, uncompressed zlib blocks), cutting the list to the longest
     /// prefix that fits in `limit` bytes. Used by simulations and tests.
     public static func encode(libraries: [PipLibrary], limit: Int = maxMessageBytes) -> String {

@@ -9,12 +9,13 @@ import MirRegistry
 ///
 /// - The build context is rendered first, so input the renderer refuses fails the build as it would for real.
 /// - An unsatisfiable specifier set fails the build (like pip's `ResolutionImpossible`).
-/// - A child needs a succeeded record of its parent's tag in `records` (as `FROM parent:tag` needs the image);
-///   it inherits the parent's libraries.
+/// - A child needs its parent's tag to be built (as `FROM parent:tag` needs the image): it inherits the libraries
+///   of the parent's succeeded record, or only pip/setuptools/wheel when the image is in the registry without a
+///   record; otherwise the build fails.
 /// - One build per (image, tag): the builder writes its records to `records` (`Running`, then the outcome) and
-///   returns the existing record instead of building again when there is a succeeded one, a failed simulated
-///   one (unless the reason is `manual`) or a running simulated one that is not stale. Concurrent calls for
-///   the same (image, tag) in one process share one build.
+///   returns the existing record instead of building again when there is a succeeded one or a failed simulated
+///   one (unless the reason is `manual`, which forces a new build), or a running simulated one that is not
+///   stale. Concurrent calls for the same (image, tag) in one process share one build.
 public struct SimulateBuilder: ImageBuilder {
     public let registry: any ImageRegistry
     public let records: any BuildRecordStore
@@ -68,7 +69,7 @@ public struct SimulateBuilder: ImageBuilder {
 
     private func shouldReuse(_ existing: BuildRecord, _ request: BuildRequest) -> Bool {
         switch existing.state {
-        case .succeeded: return true
+        case .succeeded: return request.reason != .manual
         case .failed: return existing.builder == name && request.reason != .manual
         case .running, .submitted:
             guard existing.builder == name else { return false }
@@ -87,13 +88,17 @@ public struct SimulateBuilder: ImageBuilder {
             return .failure(Failure(message: error.description))
         }
         var inherited = SimulatedPipResolver.baseLibraries
-        if let parentName = image.parentName, let parentTag = image.parentTag {
+        if case .managed(let parentName, let parentTag, let parentRepository) = image.base {
             let parentRecord = try? await records.allRecords()
                 .first { $0.image == parentName && $0.tag == parentTag && $0.state == .succeeded }
-            guard let parentRecord else {
-                return .failure(Failure(message: "base image \(parentName):\(parentTag) has no succeeded build"))
+            if let parentRecord {
+                inherited = parentRecord.pipLibraries
+            } else if await imageExists(repository: parentRepository, tag: parentTag) {
+                // Built before records were kept: FROM works, but the parent's libraries are unknown.
+                inherited = SimulatedPipResolver.baseLibraries
+            } else {
+                return .failure(Failure(message: "base image \(parentName):\(parentTag) has no succeeded build and is not in the registry"))
             }
-            inherited = parentRecord.pipLibraries
         }
         let libraries: [PipLibrary]
         do {
@@ -110,6 +115,12 @@ public struct SimulateBuilder: ImageBuilder {
             return .failure(Failure(message: "could not record the image: \(error)"))
         }
         return .success(libraries)
+    }
+
+    private func imageExists(repository: String, tag: String) async -> Bool {
+        let page = try? await registry.describeImages(repositoryName: repository, imageIds: [ImageIdentifier(tag: tag)],
+                                                      maxResults: nil, nextToken: nil)
+        return page?.items.contains { $0.tags.contains(tag) } ?? false
     }
 
     /// A synthetic OCI image manifest (canonical JSON) annotated `dev.mir.simulated: true`. Its config digest

@@ -62,10 +62,13 @@ public enum SimulatedPipResolver {
         for clause in clauses {
             let v = SimpleVersion(clause.version)
             switch clause.op {
-            case .equal, .notEqual:
-                guard clause.op == .equal else { continue }
+            case .equal:
                 if clause.version.hasSuffix(".*") { pins.append(SimpleVersion(String(clause.version.dropLast(2))).releaseText + ".0") }
                 else { pins.append(clause.version) }
+            case .notEqual:
+                // Step past an excluded version or prefix (`!=1.*` → 2).
+                let excluded = clause.version.hasSuffix(".*") ? SimpleVersion(String(clause.version.dropLast(2))) : v
+                upper.append(excluded.bumped)
             case .arbitrary: pins.append(clause.version)
             case .greaterOrEqual, .compatible: lower.append(clause.version)
             case .greater: lower += [v.bumped, v.releaseText + ".1"]

@@ -33,6 +33,14 @@ import Testing
         #expect(oneMore.utf8.count > 4096)
     }
 
+    @Test func kanikoDigest() {
+        let digest = "sha256:" + String(repeating: "0a", count: 32)
+        #expect(BuildReport.imageDigest(kanikoTerminationMessage: digest + "\n") == digest)
+        #expect(BuildReport.imageDigest(kanikoTerminationMessage: "error building image: exit status 1") == nil)
+        #expect(BuildReport.imageDigest(kanikoTerminationMessage: "sha256:" + String(repeating: "G", count: 64)) == nil)
+        #expect(BuildReport.imageDigest(kanikoTerminationMessage: "sha256:abc") == nil)
+    }
+
     @Test func plainPipListIsAccepted() throws {
         let decoded = try BuildReport.decode(terminationMessage: #"[{"name":"pip","version":"24.0"}]"#)
         #expect(decoded.libraries == [PipLibrary(name: "pip", version: "24.0")])

@@ -93,7 +93,21 @@ final class FakeRegistry: ImageRegistry {
     func putLifecyclePolicy(repositoryName: String, policyText: String) async throws { throw unused() }
     func deleteLifecyclePolicy(repositoryName: String) async throws { throw unused() }
     func listImages(repositoryName: String, maxResults: Int?, nextToken: String?) async throws -> Page<ImageIdentifier> { throw unused() }
-    func describeImages(repositoryName: String, imageIds: [ImageIdentifier]?, maxResults: Int?, nextToken: String?) async throws -> Page<ImageDetail> { throw unused() }
+    func describeImages(repositoryName: String, imageIds: [ImageIdentifier]?, maxResults: Int?, nextToken: String?) async throws -> Page<ImageDetail> {
+        try state.withLock { s in
+            guard let images = s.images[repositoryName] else {
+                throw RegistryError(.repositoryNotFound, operation: "DescribeImages", message: "no repository \(repositoryName)")
+            }
+            var details: [ImageDetail] = []
+            for id in imageIds ?? images.keys.map({ ImageIdentifier(tag: $0) }) {
+                guard let tag = id.tag, images[tag] != nil else {
+                    throw RegistryError(.imageNotFound, operation: "DescribeImages", message: "no image \(id)")
+                }
+                details.append(ImageDetail(digest: "sha256:" + String(repeating: "0", count: 64), tags: [tag]))
+            }
+            return Page(items: details, nextToken: nil)
+        }
+    }
     private func unused(_ operation: String = #function) -> RegistryError {
         RegistryError(.server, operation: operation, message: "not used by builders")
     }

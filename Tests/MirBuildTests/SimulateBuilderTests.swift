@@ -74,6 +74,17 @@ import Testing
         #expect(s.registry.manifest(repository: "mir/kid", tag: resolved[1].tag) == nil)
     }
 
+    @Test func childOfAParentImageWithoutRecordsGetsBaseLibraries() async throws {
+        let s = try setup()
+        defer { try? FileManager.default.removeItem(atPath: s.directory) }
+        let resolved = try DesiredStateResolver.resolve(images, config: MirConfig())
+        _ = try await s.registry.putImage(repositoryName: "mir/root", manifest: "{}", tag: resolved[0].tag)
+        let child = try await s.builder.build(Fixture.request(resolved[1]))
+        #expect(child.state == .succeeded)
+        #expect(child.pipLibraries == [PipLibrary(name: "pandas", version: "2.2"), PipLibrary(name: "pip", version: "24.0"),
+                                       PipLibrary(name: "setuptools", version: "69.5.1"), PipLibrary(name: "wheel", version: "0.43.0")])
+    }
+
     @Test func unsatisfiableRequirementFailsTheBuild() async throws {
         let s = try setup()
         defer { try? FileManager.default.removeItem(atPath: s.directory) }
@@ -119,6 +130,12 @@ import Testing
         #expect(third == first)
         #expect(s.registry.putCalls == 1)
         #expect(try await s.store.allRecords().count == 1)
+        // A manual rebuild does build again (the registry already holds the identical image).
+        var manual = request
+        manual.reason = .manual
+        let rebuilt = try await s.builder.build(manual)
+        #expect(rebuilt.state == .succeeded && rebuilt.reason == "manual")
+        #expect(s.registry.putCalls == 2)
     }
 
     @Test func failedBuildIsNotRetriedUnlessManual() async throws {

@@ -55,6 +55,37 @@ import Testing
         }
     }
 
+    /// Clause sets built around a witness version are satisfiable, and the resolver finds a version for them.
+    @Test func satisfiableSetsAreResolved() async {
+        let witness = zip(Gen.int(in: 0...4), Gen.int(in: 0...4))
+        let kinds = Gen.int(in: 0...9).array(of: 1...4)
+        await propertyCheck(count: 500, input: witness, kinds) { version, kinds in
+            let (a, b) = version
+            let clauses: [VersionClause] = kinds.compactMap { kind in
+                switch kind {
+                case 0: VersionClause(op: .greaterOrEqual, version: "\(a).\(b)")
+                case 1: b > 0 ? VersionClause(op: .greater, version: "\(a).\(b - 1)") : nil
+                case 2: VersionClause(op: .lessOrEqual, version: "\(a).\(b)")
+                case 3: VersionClause(op: .less, version: "\(a).\(b + 1)")
+                case 4: VersionClause(op: .less, version: "\(a + 1)")
+                case 5: VersionClause(op: .equal, version: "\(a).\(b)")
+                case 6: VersionClause(op: .notEqual, version: "\(a).\(b + 1)")
+                case 7: VersionClause(op: .compatible, version: "\(a).\(b)")
+                case 8: VersionClause(op: .equal, version: "\(a).*")
+                default: VersionClause(op: .notEqual, version: "\(a + 1).*")
+                }
+            }
+            let chosen = SimulatedPipResolver.version(satisfying: clauses)
+            #expect(chosen != nil, "no version found for \(clauses) (satisfied by \(a).\(b))")
+            if let chosen { for c in clauses { #expect(SimulatedPipResolver.satisfies(chosen, c), "\(chosen) vs \(c)") } }
+        }
+    }
+
+    @Test func exclusionsAreSteppedOver() {
+        #expect(version("!=1.*") == "2")
+        #expect(version("!=1.0.0") == "1.0.1")
+    }
+
     @Test func librariesMergeInheritedAndRequirements() throws {
         let parent = [PipLibrary(name: "pip", version: "24.0"), PipLibrary(name: "NumPy", version: "1.0.0")]
         let libraries = try SimulatedPipResolver.libraries(
