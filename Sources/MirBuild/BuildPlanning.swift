@@ -18,14 +18,15 @@ extension BuildRequest {
 }
 
 extension BuildReason {
-    /// Why `image` needs a build, given the newest record of a build of the same image (any tag): no record →
-    /// `new`; a different spec digest → `spec changed`; a different parent tag → `parent rebuilt`; a different
-    /// platform version → `platform upgraded`; otherwise (e.g. a new catalog base) `spec changed`.
+    /// Why `image` needs a build, given the newest good build of the same image (any tag): no record →
+    /// `new`; a different spec digest → `spec changed`; a different platform version → `platform upgraded`
+    /// (checked before the parent: a platform upgrade gives every parent a new tag too); a different parent
+    /// tag → `parent rebuilt`; otherwise (e.g. a new catalog base) `spec changed`.
     public static func inferred(for image: ResolvedImage, previous: BuildRecord?, platformVersion: String) -> BuildReason {
         guard let previous else { return .new }
         if previous.specDigest != image.specDigest { return .specChanged }
-        if previous.parentTag != image.parentTag { return .parentRebuilt }
         if previous.platformVersion != platformVersion { return .platformUpgraded }
+        if previous.parentTag != image.parentTag { return .parentRebuilt }
         return .specChanged
     }
 }

@@ -72,11 +72,8 @@ public enum Planner {
             case .succeeded, .failed: break
             }
         }
-        guard let previous = observed.lastGoodBuild(of: image.name, repository: repository) else { return .new }
-        if previous.specDigest != image.specDigest { return .specChanged }
-        if previous.parentTag != image.parentTag { return .parentRebuilt }
-        if previous.platformVersion != desired.platformVersion { return .platformUpgraded }
-        return .specChanged
+        return .inferred(for: image, previous: observed.lastGoodBuild(of: image.name, repository: repository),
+                         platformVersion: desired.platformVersion)
     }
 
     static func plannedDeletions(desired: DesiredState, observed: ObservedState, options: PlanOptions) -> ([PlannedAction], [String]) {

@@ -94,18 +94,16 @@ public enum StatusDeriver {
             return s
         }
         s.phase = .outdated
-        if current.specDigest != image.specDigest {
+        switch BuildReason.inferred(for: image, previous: current, platformVersion: desired.platformVersion) {
+        case .specChanged, .new, .manual:
             s.reason = "SpecChanged"
-            s.message = "the spec changed since \(current.tag) was built"
-        } else if current.parentTag != image.parentTag {
-            s.reason = "ParentRebuilt"
-            s.message = "parent \(image.parentName ?? "") has a new image"
-        } else if current.platformVersion != desired.platformVersion {
+            s.message = "the spec or its base changed since \(current.tag) was built"
+        case .platformUpgraded:
             s.reason = "PlatformUpgraded"
             s.message = "built for platform \(current.platformVersion); platform is now \(desired.platformVersion)"
-        } else {
-            s.reason = "BaseChanged"
-            s.message = "the base image changed since \(current.tag) was built"
+        case .parentRebuilt:
+            s.reason = "ParentRebuilt"
+            s.message = "parent \(image.parentName ?? "") has a new image"
         }
         return s
     }

@@ -118,10 +118,9 @@ struct Apply: AsyncParsableCommand {
             print("")
             let imageBuilder: any ImageBuilder
             switch builder {
-            case .render: imageBuilder = RenderBuilder(outputDirectory: buildsDir)
+            case .render: imageBuilder = RenderBuilder(outputDirectory: buildsDir, settings: session.config.builder)
             case .simulate:
-                imageBuilder = SimulateBuilder(registry: session.opened.registry, records: session.records,
-                                               delay: .milliseconds(Int(session.config.builder.simulateDelaySeconds * 1000)))
+                imageBuilder = SimulateBuilder(registry: session.opened.registry, records: session.records, settings: session.config.builder)
             }
             let applier = Applier(registry: session.opened.registry, builder: imageBuilder, records: session.records,
                                   maxConcurrentBuilds: session.config.maxConcurrentBuilds)

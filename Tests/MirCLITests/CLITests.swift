@@ -73,6 +73,8 @@ import MirLocalRegistry
 
     @Test func removingSpecsDeletesOnlyOwnedPrefixedDeleteRepositories() async throws {
         let dir = try examplesDir()
+        // The simulated images make repositories non-empty: allow force deletion for this test.
+        try dir.write("mir.yaml", try String(contentsOfFile: dir.path("mir.yaml"), encoding: .utf8) + "forceDeleteRepositories: true\n")
         #expect(try mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes"], dir).status == 0)
         // Someone else's repositories: one under the prefix without mir's tags, one outside the prefix with them.
         let registry = try LocalRegistry(directory: dir.path("reg"))
@@ -84,11 +86,23 @@ import MirLocalRegistry
 
         let r = try mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes"], dir)
         #expect(r.status == 0, "\(r.output)")
-        #expect(r.stdout.contains("- delete repository mir/geo"), "\(r.stdout)")
+        #expect(r.stdout.contains("- delete repository mir/geo (spec removed, deletionPolicy Delete, force)"), "\(r.stdout)")
         #expect(r.stdout.contains("Plan: 0 to create, 0 to update, 0 to build, 1 to delete."), "\(r.stdout)")
         let names = Set(try await registry.describeRepositories(names: nil, maxResults: 1000, nextToken: nil).items.map(\.name))
         #expect(!names.contains("mir/geo"))
         #expect(names.isSuperset(of: ["mir/nlp", "mir/stranger", "other/geo", "mir/ml-base"]))
+    }
+
+    @Test func aNonEmptyRepositoryBlocksDeletionVisibly() async throws {
+        let dir = try examplesDir()
+        #expect(try mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes"], dir).status == 0)
+        try FileManager.default.removeItem(atPath: dir.path("specs/geo.yaml"))
+        let r = try mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes"], dir)
+        #expect(r.status == 1, "\(r.output)")
+        #expect(r.stdout.contains("DeleteRepository: RepositoryNotEmptyException"), "\(r.stdout)")
+        #expect(r.stdout.contains("forceDeleteRepositories"), "\(r.stdout)")
+        let registry = try LocalRegistry(directory: dir.path("reg"))
+        #expect(try await registry.describeRepositories(names: ["mir/geo"], maxResults: nil, nextToken: nil).items.count == 1)
     }
 
     @Test func aSpecThatFailsToParseBlocksAllDeletions() async throws {
