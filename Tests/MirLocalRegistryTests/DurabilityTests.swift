@@ -147,3 +147,37 @@ import MirRegistry
         }
     }
 }
+
+@Suite struct CrossProcessLockTests {
+    /// Another process (python3) holding `flock` on DIR/lock makes writes and reads wait for it.
+    @Test func operationsWaitForALockHeldByAnotherProcess() async throws {
+        let dir = TemporaryDirectory()
+        let registry = try dir.registry()
+        _ = try await registry.createRepository(name: "first", tags: [])
+        let ready = dir.path + "/holder-ready"
+        let script = """
+        import fcntl, sys, time
+        f = open(sys.argv[1], "a+")
+        fcntl.flock(f, fcntl.LOCK_EX)
+        open(sys.argv[2], "w").close()
+        time.sleep(1.5)
+        """
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        holder.arguments = ["python3", "-c", script, dir.path + "/lock", ready]
+        try holder.run()
+        defer { if holder.isRunning { holder.terminate() } }
+        let deadline = Date().addingTimeInterval(20)
+        while !FileManager.default.fileExists(atPath: ready) {
+            try #require(Date() < deadline, "the lock holder did not start")
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let clock = ContinuousClock()
+        let start = clock.now
+        _ = try await registry.createRepository(name: "second", tags: [])
+        let waited = clock.now - start
+        #expect(waited >= .milliseconds(1000), "the write did not wait for the other process: \(waited)")
+        holder.waitUntilExit()
+        #expect(try await registry.describeRepositories(names: nil, maxResults: nil, nextToken: nil).items.map(\.name) == ["first", "second"])
+    }
+}
