@@ -11,6 +11,9 @@ import MirRegistry
 /// validation, real content digests, tags moved off an image leave it untagged, quotas, and ECR's error codes
 /// and messages.
 public final class LocalRegistry: ImageRegistry {
+    /// The directory used by `--registry local` without a directory.
+    public static let defaultDirectory = ".mir/registry"
+
     public let directory: String
     public let accountId: String
     public let region: String
