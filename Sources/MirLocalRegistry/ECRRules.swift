@@ -5,7 +5,6 @@ import MirRegistry
 /// ECR's documented input rules (../shared/reference/aws-ecr.md §1–§3), checked the way ECR checks them.
 enum ECRRules {
     static let repositoryNameLength = 2...256
-    static let repositoryNamePattern = "(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*"
     static let modelRepositoryNamePattern = "[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(\\/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*"
     static let maxResultsRange = 1...1000
     static let defaultPageSize = 100

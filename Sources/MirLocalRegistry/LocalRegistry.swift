@@ -11,6 +11,9 @@ import MirRegistry
 /// validation, real content digests, tags moved off an image leave it untagged, quotas, and ECR's error codes
 /// and messages.
 public final class LocalRegistry: ImageRegistry {
+    /// The directory used by `--registry local` without a directory.
+    public static let defaultDirectory = ".mir/registry"
+
     public let directory: String
     public let accountId: String
     public let region: String
@@ -54,7 +57,7 @@ public final class LocalRegistry: ImageRegistry {
             }
             try checkListSize(op, "repositoryNames", names.count)
             for name in names { try checkRepositoryName(op, name) }
-            return try read(op) { state in
+            return try await read(op) { [self] state in
                 var seen: Set<String> = []
                 var items: [RepositoryDescription] = []
                 for name in names where seen.insert(name).inserted {
@@ -68,7 +71,7 @@ public final class LocalRegistry: ImageRegistry {
             guard let seq = Int(position) else { throw badToken(op) }
             return seq
         } ?? 0
-        return try read(op) { state in
+        return try await read(op) { [self] state in
             let start = state.orderIndex(after: after)
             let end = min(start + limit, state.order.count)
             let items = state.order[start..<end].map { describe(state.repositories[$0.name]!) }
@@ -81,7 +84,7 @@ public final class LocalRegistry: ImageRegistry {
         let op = "CreateRepository"
         try checkRepositoryName(op, name)
         let merged = try mergeTags(op, adding: tags, to: [])
-        return try write(op) { state in
+        return try await write(op) { [self] state in
             if state.repositories[name] != nil {
                 throw RegistryError(.repositoryAlreadyExists, operation: op,
                                     message: "The repository with name '\(name)' already exists in the registry with id '\(accountId)'")
@@ -99,7 +102,7 @@ public final class LocalRegistry: ImageRegistry {
     public func deleteRepository(name: String, force: Bool) async throws -> RepositoryDescription {
         let op = "DeleteRepository"
         try checkRepositoryName(op, name)
-        return try write(op) { state in
+        return try await write(op) { [self] state in
             let record = try repository(op, name, in: state)
             if !record.images.isEmpty, !force {
                 throw RegistryError(.repositoryNotEmpty, operation: op,
@@ -114,7 +117,7 @@ public final class LocalRegistry: ImageRegistry {
     public func getLifecyclePolicy(repositoryName: String) async throws -> String {
         let op = "GetLifecyclePolicy"
         try checkRepositoryName(op, repositoryName)
-        return try read(op) { state in
+        return try await read(op) { [self] state in
             let record = try repository(op, repositoryName, in: state)
             guard let text = record.lifecyclePolicyText else { throw policyNotFound(op, repositoryName) }
             return text
@@ -129,7 +132,7 @@ public final class LocalRegistry: ImageRegistry {
             throw invalidParameter(op, "LifecyclePolicyText",
                                    "Lifecycle policy validation failure: " + violations.map(\.description).joined(separator: "; "))
         }
-        try write(op) { state in
+        try await write(op) { [self] state in
             var record = try repository(op, repositoryName, in: state)
             record.lifecyclePolicyText = policyText
             return ((), .put(record))
@@ -139,7 +142,7 @@ public final class LocalRegistry: ImageRegistry {
     public func deleteLifecyclePolicy(repositoryName: String) async throws {
         let op = "DeleteLifecyclePolicy"
         try checkRepositoryName(op, repositoryName)
-        try write(op) { state in
+        try await write(op) { [self] state in
             var record = try repository(op, repositoryName, in: state)
             guard record.lifecyclePolicyText != nil else { throw policyNotFound(op, repositoryName) }
             record.lifecyclePolicyText = nil
@@ -159,7 +162,7 @@ public final class LocalRegistry: ImageRegistry {
             guard parts.count == 2, let seq = Int(parts[0]) else { throw badToken(op) }
             return (seq, String(parts[1]))
         } ?? (0, "")
-        return try read(op) { state in
+        return try await read(op) { [self] state in
             let record = try repository(op, repositoryName, in: state)
             var items: [(seq: Int, key: String, id: ImageIdentifier)] = []
             var index = Self.firstImageIndex(in: record.images, atLeast: after.0)
@@ -191,7 +194,7 @@ public final class LocalRegistry: ImageRegistry {
             for id in imageIds where id.digest == nil && id.tag == nil {
                 throw invalidParameter(op, "imageIds", "each image id must have an imageDigest or an imageTag")
             }
-            return try read(op) { state in
+            return try await read(op) { [self] state in
                 let record = try repository(op, repositoryName, in: state)
                 var seen: Set<String> = []
                 var items: [ImageDetail] = []
@@ -211,7 +214,7 @@ public final class LocalRegistry: ImageRegistry {
             guard let seq = Int(position) else { throw badToken(op) }
             return seq
         } ?? 0
-        return try read(op) { state in
+        return try await read(op) { [self] state in
             let record = try repository(op, repositoryName, in: state)
             let start = Self.firstImageIndex(in: record.images, atLeast: after + 1)
             let end = min(start + limit, record.images.count)
@@ -238,7 +241,7 @@ public final class LocalRegistry: ImageRegistry {
         }
         let digest = ECRRules.sha256Digest(of: manifest)
         let size = Self.layerSize(of: document)
-        return try write(op) { state in
+        return try await write(op) { [self] state in
             var record = try repository(op, repositoryName, in: state)
             if let existing = record.images.first(where: { $0.digest == digest }), existing.tags.contains(tag) {
                 throw RegistryError(.imageAlreadyExists, operation: op,
@@ -270,13 +273,13 @@ public final class LocalRegistry: ImageRegistry {
     public func listTagsForResource(arn: String) async throws -> [ResourceTag] {
         let op = "ListTagsForResource"
         let name = try repositoryName(op, fromARN: arn)
-        return try read(op) { state in try repository(op, name, in: state).tags }
+        return try await read(op) { [self] state in try repository(op, name, in: state).tags }
     }
 
     public func tagResource(arn: String, tags: [ResourceTag]) async throws {
         let op = "TagResource"
         let name = try repositoryName(op, fromARN: arn)
-        try write(op) { state in
+        try await write(op) { [self] state in
             var record = try repository(op, name, in: state)
             record.tags = try mergeTags(op, adding: tags, to: record.tags)
             return ((), .put(record))
@@ -285,19 +288,30 @@ public final class LocalRegistry: ImageRegistry {
 
     // MARK: - Helpers
 
-    private func read<T: Sendable>(_ op: String, _ body: (RegistryState) throws -> T) throws -> T {
-        do {
-            return try store.read(body)
-        } catch let failure as StorageFailure {
-            throw RegistryError(.server, operation: op, message: "local registry '\(directory)': \(failure.description)")
-        }
+    /// File operations block (on `flock` while another process holds the lock, on `fsync`), so they run on
+    /// a dispatch queue rather than on Swift concurrency's cooperative threads.
+    private static let fileQueue = DispatchQueue(label: "mir.local-registry.files", attributes: .concurrent)
+
+    private func read<T: Sendable>(_ op: String, _ body: @escaping @Sendable (RegistryState) throws -> T) async throws -> T {
+        try await onFileQueue(op) { try self.store.read(body) }
     }
 
-    private func write<T: Sendable>(_ op: String, _ body: (RegistryState) throws -> (T, JournalEntry?)) throws -> T {
-        do {
-            return try store.write(body)
-        } catch let failure as StorageFailure {
-            throw RegistryError(.server, operation: op, message: "local registry '\(directory)': \(failure.description)")
+    private func write<T: Sendable>(_ op: String, _ body: @escaping @Sendable (RegistryState) throws -> (T, JournalEntry?)) async throws -> T {
+        try await onFileQueue(op) { try self.store.write(body) }
+    }
+
+    private func onFileQueue<T: Sendable>(_ op: String, _ work: @escaping @Sendable () throws -> T) async throws -> T {
+        let directory = directory
+        return try await withCheckedThrowingContinuation { continuation in
+            Self.fileQueue.async {
+                do {
+                    continuation.resume(returning: try work())
+                } catch let failure as StorageFailure {
+                    continuation.resume(throwing: RegistryError(.server, operation: op, message: "local registry '\(directory)': \(failure.description)"))
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
         }
     }
 

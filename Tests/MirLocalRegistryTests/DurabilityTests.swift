@@ -147,3 +147,41 @@ import MirRegistry
         }
     }
 }
+
+@Suite struct CrossProcessLockTests {
+    /// Another process (python3) holding `flock` on DIR/lock makes a write wait until it lets go.
+    @Test func operationsWaitForALockHeldByAnotherProcess() async throws {
+        let dir = TemporaryDirectory()
+        let registry = try dir.registry()
+        _ = try await registry.createRepository(name: "first", tags: [])
+        let ready = dir.path + "/holder-ready", release = dir.path + "/holder-release"
+        let script = """
+        import fcntl, os, sys, time
+        f = open(sys.argv[1], "a+")
+        fcntl.flock(f, fcntl.LOCK_EX)
+        open(sys.argv[2], "w").close()
+        deadline = time.time() + 60
+        while not os.path.exists(sys.argv[3]) and time.time() < deadline:
+            time.sleep(0.02)
+        """
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        holder.arguments = ["python3", "-c", script, dir.path + "/lock", ready, release]
+        try holder.run()
+        defer { if holder.isRunning { holder.terminate() } }
+        let deadline = Date().addingTimeInterval(30)
+        while !FileManager.default.fileExists(atPath: ready) {
+            try #require(Date() < deadline, "the lock holder did not start")
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let write = Task { try await registry.createRepository(name: "second", tags: []) }
+        try await Task.sleep(for: .milliseconds(600))
+        let listedByOtherProcess = FileManager.default.contents(atPath: dir.path + "/journal-0.log")
+            .map { String(decoding: $0, as: UTF8.self).contains("second") } ?? false
+        #expect(!listedByOtherProcess, "the write went ahead while another process held the lock")
+        _ = FileManager.default.createFile(atPath: release, contents: nil)
+        _ = try await write.value
+        holder.waitUntilExit()
+        #expect(try await registry.describeRepositories(names: nil, maxResults: nil, nextToken: nil).items.map(\.name) == ["first", "second"])
+    }
+}
