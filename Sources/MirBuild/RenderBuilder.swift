@@ -39,6 +39,6 @@ public struct RenderBuilder: ImageBuilder {
                            specDigest: image.specDigest, platformVersion: request.platformVersion,
                            parentTag: image.parentTag, pythonVersion: image.pythonVersion, builder: name,
                            simulated: false, startedAt: Date().millisecondPrecision,
-                           message: "rendered \(folder)/Dockerfile and \(folder)/job.yaml (kubectl apply -f \(folder)/job.yaml)")
+                           message: "rendered to \(folder)/ (run it with kubectl apply -f \(folder)/job.yaml)")
     }
 }

@@ -140,7 +140,7 @@ public struct Applier: Sendable {
                 results.markFailed(image.name)
                 return .failed("build \(image.name):\(image.tag) failed\(label): \(record.message ?? "no message")")
             case .submitted:
-                return .succeeded(detail: "submitted\(label)\(record.message.map { ": \($0)" } ?? "")")
+                return .succeeded(detail: "submitted to \(builder.name)\(label)\(record.message.map { ": \($0)" } ?? "")")
             case .running:
                 return .succeeded(detail: "started\(label)")
             case .succeeded:

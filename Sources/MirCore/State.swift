@@ -107,7 +107,7 @@ public struct ObservedState: Sendable {
     /// could not be listed, the most recent successful build).
     public func lastGoodBuild(of image: String, repository: ObservedRepository?) -> BuildRecord? {
         buildRecords
-            .filter { $0.image == image && $0.state == .succeeded && (repository?.hasImage(tag: $0.tag) ?? false) != false }
+            .filter { $0.image == image && $0.state == .succeeded && repository?.hasImage(tag: $0.tag) != false }
             .max { ($0.finishedAt ?? $0.startedAt) < ($1.finishedAt ?? $1.startedAt) }
     }
 }

@@ -133,6 +133,10 @@ import MirLocalRegistry
         // Children carry their parent's libraries; all filters must match.
         #expect(try names(["scikit-learn==1.5.2", "torch"]) == ["torch-cpu"])
         #expect(try names(["xgboost==9.9.9"]) == [])
+        // Without specs, status comes from the registry and build records alone.
+        let bare = try mir(["images", "list"] + common + ["--pip", "xgboost", "-o", "json"], dir)
+        let bareNames = (try JSONDecoder().decode(JSONValue.self, from: Data(bare.stdout.utf8)).arrayValue ?? []).compactMap { $0["name"]?.stringValue }
+        #expect(bareNames.sorted() == ["xgboost-cpu", "xgboost102-tf"], "\(bare.output)")
         let get = try mir(["images", "get", "xgboost-cpu"] + common + ["--specs", "specs"], dir)
         #expect(get.stdout.contains("xgboost==2.1.1") && get.stdout.contains("numpy=="), "\(get.stdout)")
     }
