@@ -32,7 +32,10 @@ struct CommonOptions: ParsableArguments {
 
     func loadConfig() throws -> MirConfig {
         var config = try loadConfigFile(self.config)
-        if let prefix { config.repositoryPrefix = prefix }
+        if let prefix {
+            if let problem = SpecGrammar.repositoryPrefixProblem(prefix) { throw CLIError.usage("--prefix \(problem)") }
+            config.repositoryPrefix = prefix
+        }
         return config
     }
 

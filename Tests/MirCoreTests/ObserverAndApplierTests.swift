@@ -225,3 +225,49 @@ final class Sandbox {
         #expect(builder.order.isEmpty, "no build into a repository that was not reconciled")
     }
 }
+
+@Suite struct ConvergenceProperties {
+    /// One generated image: parent choice (0 = catalog base, k = the k-th earlier image), Delete policy?, spec
+    /// variant, and what already exists: 0 nothing, 1 owned repository with a drifted policy, 2 an earlier image.
+    static let imageCase = zip(Gen.int(in: 0...3), Gen.bool, Gen.int(in: 0...2), Gen.int(in: 0...2))
+
+    @Test func applyingThePlanThenPlanningAgainGivesAnEmptyPlan() async throws {
+        await propertyCheck(count: 25, input: Self.imageCase.array(of: 1...6), Gen.int(in: 1...3)) { cases, builds in
+            do {
+                let box = Sandbox()
+                let local = try LocalRegistry(directory: box.path("reg"))
+                let records = FileBuildRecordStore(directory: box.path("records"))
+                var images: [ResolvedImage] = []
+                for (i, (parentChoice, deletePolicy, variant, existing)) in cases.enumerated() {
+                    let name = "img\(i)"
+                    let parent = parentChoice > 0 && parentChoice <= images.count ? images[parentChoice - 1] : nil
+                    let image = resolved(name, tag: "t\(variant)-\(parent?.tag ?? "root")", parent: parent?.name, parentTag: parent?.tag,
+                                         deletionPolicy: deletePolicy ? .delete : .retain, specDigest: "spec-\(variant)")
+                    images.append(image)
+                    if existing >= 1 {
+                        _ = try await local.createRepository(name: image.repositoryName, tags: ownedTags(name, .retain))
+                        try await local.putLifecyclePolicy(repositoryName: image.repositoryName,
+                            policyText: #"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":99},"action":{"type":"expire"}}]}"#)
+                    }
+                    if existing == 2 {
+                        _ = try await local.putImage(repositoryName: image.repositoryName, manifest: #"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","annotations":{"old":"1"}}"#, tag: "old")
+                    }
+                }
+                let d = desired(images)
+                let builder = RecordingBuilder(registry: local)
+                let observed = try await Observer(registry: local, records: records).observe(d)
+                let plan = Planner.plan(desired: d, observed: observed)
+                let report = await Applier(registry: local, builder: builder, records: records, maxConcurrentBuilds: builds)
+                    .apply(plan, desired: d, observed: observed)
+                #expect(report.failures.isEmpty, "\(report.failures)")
+                #expect(builder.peak <= builds)
+                let again = Planner.plan(desired: d, observed: try await Observer(registry: local, records: records).observe(d))
+                #expect(again.isEmpty, "second plan: \(again.actions)")
+            } catch {
+                Issue.record("\(error)")
+            }
+        }
+    }
+}
+
+import PropertyBased
