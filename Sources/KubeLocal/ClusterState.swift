@@ -88,7 +88,7 @@ actor ClusterState {
             }
         }
         for namespace in ["default", "kube-system", "kube-public", "kube-node-lease"]
-        where objects[BuiltinResources.namespaces.key]?[namespace] == nil {
+        where objects[BuiltinResources.namespaces.key]?[storageKey(nil, namespace)] == nil {
             _ = try create(BuiltinResources.namespaces, namespace: nil,
                            body: .object(["apiVersion": .string("v1"), "kind": .string("Namespace"),
                                           "metadata": .object(["name": .string(namespace)])]), options: WriteOptions())

@@ -6,14 +6,10 @@ struct Mir: AsyncParsableCommand {
                                                     subcommands: [Dev.self])
 }
 
-// Top-level code picks the synchronous `main()`, so dispatch async subcommands by hand.
-do {
-    var command = try Mir.parseAsRoot()
-    if var asyncCommand = command as? AsyncParsableCommand {
-        try await asyncCommand.run()
-    } else {
-        try command.run()
-    }
-} catch {
-    Mir.exit(withError: error)
+/// Top-level code resolves `Mir.main()` to the synchronous overload; inside an async function the async one wins,
+/// so async subcommands (`mir dev`) run.
+func runMir() async {
+    await Mir.main()
 }
+
+await runMir()
