@@ -237,3 +237,19 @@ import Testing
         #expect(secured.kubeconfig().contains("token: s3cret"))
     }
 }
+
+@Suite struct ResourceVersionRuleTests {
+    @Test func listResourceVersionRules() async throws {
+        try await withCluster(crd: false) { c in
+            let list = try await c.call(.GET, "/api/v1/namespaces").json
+            let rv = Int(list.at("metadata", "resourceVersion") as? String ?? "") ?? 0
+            #expect(try await c.call(.GET, "/api/v1/namespaces?resourceVersion=\(rv)").status == 200)
+            let ahead = try await c.call(.GET, "/api/v1/namespaces?resourceVersion=\(rv + 100)")
+            #expect(ahead.status == 504)
+            #expect(ahead.json["message"] as? String == "Too large resource version: \(rv + 100), current: \(rv)")
+            #expect(try await c.call(.GET, "/api/v1/namespaces?resourceVersionMatch=Exact").status == 400)
+            #expect(try await c.call(.GET, "/api/v1/namespaces?resourceVersion=0&resourceVersionMatch=Exact").status == 400)
+            #expect(try await c.call(.GET, "/api/v1/namespaces?resourceVersion=0&resourceVersionMatch=NotOlderThan").status == 200)
+        }
+    }
+}
