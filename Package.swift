@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.0"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
     ],
     targets: [
@@ -43,8 +44,8 @@ let package = Package(
         .target(name: "KubeLocal", dependencies: ["MirModel", "MirBuild", "MirRegistry",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
-            .product(name: "X509", package: "swift-certificates"), .product(name: "Crypto", package: "swift-crypto"),
-            .product(name: "Logging", package: "swift-log")]),
+            .product(name: "X509", package: "swift-certificates"), .product(name: "SwiftASN1", package: "swift-asn1"), .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"), "Yams"]),
         // The thin CLI.
         .executableTarget(name: "mir", dependencies: [
             "MirModel", "MirRegistry", "MirLocalRegistry", "MirSpec", "MirBuild", "MirCore", "MirECR", "KubeClient", "KubeLocal",
@@ -62,7 +63,7 @@ let package = Package(
         .testTarget(name: "AWSAuthTests", dependencies: ["AWSAuth", "AWSSigV4"]),
         .testTarget(name: "MirECRTests", dependencies: ["MirECR", "MirRegistry", "MirModel", "AWSSigV4", "AWSAuth"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeLocal", "MirModel"]),
-        .testTarget(name: "KubeLocalTests", dependencies: ["KubeLocal", "MirModel"]),
+        .testTarget(name: "KubeLocalTests", dependencies: ["KubeLocal", "MirModel", "MirBuild", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
     ],
     swiftLanguageModes: [.v6]
 )
