@@ -44,7 +44,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "X509", package: "swift-certificates"), .product(name: "Crypto", package: "swift-crypto"),
-            .product(name: "Logging", package: "swift-log")]),
+            .product(name: "Logging", package: "swift-log"), "Yams"]),
         // The thin CLI.
         .executableTarget(name: "mir", dependencies: [
             "MirModel", "MirRegistry", "MirLocalRegistry", "MirSpec", "MirBuild", "MirCore", "MirECR", "KubeClient", "KubeLocal",
@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "AWSAuthTests", dependencies: ["AWSAuth", "AWSSigV4"]),
         .testTarget(name: "MirECRTests", dependencies: ["MirECR", "MirRegistry", "MirModel", "AWSSigV4", "AWSAuth"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeLocal", "MirModel"]),
-        .testTarget(name: "KubeLocalTests", dependencies: ["KubeLocal", "MirModel"]),
+        .testTarget(name: "KubeLocalTests", dependencies: ["KubeLocal", "MirModel", "MirBuild", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
     ],
     swiftLanguageModes: [.v6]
 )
