@@ -149,7 +149,7 @@ import MirModel
     @Test func backsOffWhileTheServerIsUnreachable() async throws {
         let clock = ManualClock()
         // Nothing listens on port 1.
-        try await withClient(KubeConfig(server: "http://127.0.0.1:1")) { client in
+        try await withClient(KubeConfig(server: "http://127.0.0.1:1"), connectTimeout: .milliseconds(300)) { client in
             let reflector = Reflector<ConfigMap>(client: client, clock: clock,
                                                  backoff: ExponentialBackoff(random: { 0 }))
             let runner = Task { await reflector.run() }

@@ -220,9 +220,9 @@ func eventually(timeout: Duration = .seconds(30), _ what: String = "condition",
 
 /// Runs `body` with a client for `config`, shutting the client down afterwards.
 @discardableResult
-func withClient<T>(_ config: KubeConfig, authenticator: Authenticator? = nil,
+func withClient<T>(_ config: KubeConfig, authenticator: Authenticator? = nil, connectTimeout: Duration = .seconds(10),
                    _ body: (KubeClient) async throws -> T) async throws -> T {
-    let client = try KubeClient(config: config, authenticator: authenticator)
+    let client = try KubeClient(config: config, authenticator: authenticator, connectTimeout: connectTimeout)
     do {
         let result = try await body(client)
         try await client.shutdown()
