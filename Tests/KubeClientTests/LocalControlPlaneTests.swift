@@ -90,6 +90,32 @@ import Testing
         }
     }
 
+    @Test func dynamicObjectsThroughResourceTypes() async throws {
+        try await Self.withControlPlane { client, _ in
+            let widgets = ManagedImageResource.resourceType
+            let object: JSONValue = .object([
+                "metadata": .object(["name": .string("dyn"), "labels": .object(["via": .string("json")])]),
+                "spec": .object(["base": .object(["image": .string("python:3.12-slim")]), "pythonVersion": .string("3.12")]),
+            ])
+            let created = try await client.create(widgets, object: DynamicObject(object))
+            #expect(created.json["kind"] == .string("ManagedImage"))
+            #expect(created.metadata.uid != nil)
+            let fetched = try await client.get(widgets, name: "dyn")
+            #expect(fetched.json["spec"]?["base"]?["image"] == .string("python:3.12-slim"))
+            let patched = try await client.patch(widgets, name: "dyn", patch: .merge(.object(["metadata": .object(["labels": .object(["via": .null])])])))
+            #expect(patched.metadata.labels == nil || patched.metadata.labels?["via"] == nil)
+            let listed = try await client.list(widgets, options: ListOptions(labelSelector: "via=json"))
+            #expect(listed.items.isEmpty)
+            var events: [String] = []
+            for try await event in client.watch(widgets, options: WatchOptions(resourceVersion: "0", timeoutSeconds: 1)) {
+                if case .added(let o) = event { events.append(o.metadata.name ?? "") }
+            }
+            #expect(events == ["dyn"])
+            let deleted = try await client.delete(widgets, name: "dyn")
+            #expect(deleted == nil)
+        }
+    }
+
     @Test func builtInKindsApplyPagingAndDeletes() async throws {
         try await Self.withControlPlane { client, _ in
             _ = try await client.create(Namespace(name: "builds"))
