@@ -323,10 +323,15 @@ public actor KubeClient {
         }
     }
 
-    /// Sends one request with credentials; on 401 with refreshable credentials, refreshes them and retries once.
+    /// How many times a 429 Too Many Requests is retried (after its Retry-After, at most 10 s each).
+    static let maxThrottleRetries = 3
+
+    /// Sends one request with credentials; on 401 with refreshable credentials, refreshes them and retries once;
+    /// on 429 waits for the server's Retry-After and retries a few times.
     func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: Data? = nil,
               contentType: String = "application/json", operation: String) async throws -> (status: Int, body: Data) {
         var retried = false
+        var throttled = 0
         while true {
             let response = try await execute(method, path, query: query, body: body, contentType: contentType, operation: operation)
             let status = Int(response.status.code)
@@ -334,6 +339,15 @@ public actor KubeClient {
             if status == 401, !retried, authenticator.canRefresh {
                 retried = true
                 await authenticator.invalidate()
+                continue
+            }
+            if status == 429, throttled < Self.maxThrottleRetries {
+                throttled += 1
+                let header = response.headers.first(name: "Retry-After").flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+                let fromStatus = (try? JSONDecoder().decode(KubeStatus.self, from: data))?.details?.retryAfterSeconds
+                let seconds = min(max(header ?? fromStatus ?? 1, 0), 10)
+                logger.debug("throttled by the API server; retrying", metadata: ["operation": "\(operation)", "after": "\(seconds)s"])
+                try await Task.sleep(for: .seconds(seconds))
                 continue
             }
             guard (200..<300).contains(status) else {

@@ -203,6 +203,19 @@ import MirModel
         }
     }
 
+    @Test func throttledRequestsAreRetriedAfterRetryAfter() async throws {
+        let server = try await FakeAPIServer.start(config: ["throttle_requests": 2])
+        defer { server.stop() }
+        try await withClient(server.kubeConfig()) { client in
+            _ = try await client.create(ConfigMap(metadata: ObjectMeta(name: "t")))
+            #expect(server.requests().map(\.result) == [429, 429, nil])
+            server.setConfig(["throttle_requests": 10])
+            let error = await #expect(throws: KubeAPIError.self) { try await client.get(ConfigMap.self, name: "t") }
+            #expect(error?.isTooManyRequests == true)
+            #expect(server.requests().count == 3 + KubeClient.maxThrottleRetries + 1)
+        }
+    }
+
     @Test func watchStreamsEventsAndEndsAtServerTimeout() async throws {
         let server = try await FakeAPIServer.start()
         defer { server.stop() }

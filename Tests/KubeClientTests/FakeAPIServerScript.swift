@@ -143,6 +143,19 @@ class Handler(BaseHTTPRequestHandler):
             entry["result"] = 401
             log(entry)
             return self.send_json(401, status(401, "Unauthorized", "Unauthorized"))
+        if state.get("throttled", 0) < cfg.get("throttle_requests", 0):
+            state["throttled"] = state.get("throttled", 0) + 1
+            entry["result"] = 429
+            log(entry)
+            data = json.dumps(status(429, "TooManyRequests", "too many requests, please try again later",
+                                     {"retryAfterSeconds": 0})).encode()
+            self.send_response(429)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Retry-After", "0")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
         log(entry)
         parsed = parse(url.path)
         if parsed is None:
