@@ -75,6 +75,16 @@ import Testing
         #expect(await queue.get() == "x")
         #expect(await queue.delayedCount == 0)
         await queue.done("x")
+        // An earlier deadline replaces a later one.
+        await queue.addAfter("y", delay: .seconds(5))
+        await queue.addAfter("y", delay: .seconds(2))
+        #expect(await queue.delayedCount == 1)
+        await clock.waitForSleepers()
+        clock.advance(by: .seconds(2))
+        try await eventually { await queue.count == 1 }
+        #expect(await queue.get() == "y")
+        await queue.done("y")
+        #expect(await queue.delayedCount == 0)
         clock.advance(by: .seconds(10))
         try await Task.sleep(for: .milliseconds(20))
         #expect(await queue.count == 0)
