@@ -49,13 +49,14 @@ import Testing
             let rv = list.at("metadata", "resourceVersion") as? String ?? "0"
             let events = try await c.watch(
                 "/api/v1/namespaces/default/configmaps?watch=true&allowWatchBookmarks=true&resourceVersion=\(rv)&labelSelector=app%3Dx",
-                count: 3, timeout: .seconds(5)) {
+                count: 6, timeout: .seconds(10)) {
                 try await c.call(.POST, "/api/v1/namespaces/default/configmaps", json: ["metadata": ["name": "sel", "labels": ["app": "x"]]])
                 try await c.call(.PATCH, "/api/v1/namespaces/default/configmaps/sel", json: ["metadata": ["labels": ["app": "y"]]],
                                  contentType: "application/merge-patch+json")
             }
             let types = events.map { $0["type"] as? String ?? "" }
-            #expect(types.prefix(2) == ["ADDED", "DELETED"], "leaving the selector is seen as DELETED")
+            // Bookmarks come every 300 ms and may fall between the two changes on a loaded machine.
+            #expect(types.filter { $0 != "BOOKMARK" }.prefix(2) == ["ADDED", "DELETED"], "leaving the selector is seen as DELETED: \(types)")
             #expect(types.contains("BOOKMARK"))
         }
     }

@@ -55,7 +55,7 @@ import Testing
     func badInputIsRefusedWithItsLocationAndChangesNothing(_ c: Case) async throws {
         let dir = try TempDir()
         let corpus = Self.corpus.path
-        let validate = try MirRunner.run(["validate", "--config", "\(corpus)/config.yaml", c.target], in: Self.corpus)
+        let validate = try await MirRunner.run(["validate", "--config", "\(corpus)/config.yaml", c.target], in: Self.corpus)
         #expect(validate.status == 1, "\(validate.output)")
         #expect(validate.stderr.contains("\(c.expectedLocation): error: "), "expected \(c.expectedLocation): error: in\n\(validate.stderr)")
         #expect(validate.stderr.contains(c.expectedMessage), "expected message '\(c.expectedMessage)' in\n\(validate.stderr)")
@@ -63,11 +63,11 @@ import Testing
         // The same input through apply, against a registry that already holds an owned repository.
         let registryDir = dir.path("reg")
         let good = Self.corpus.appendingPathComponent("good").path
-        let seed = try MirRunner.run(["apply", "--config", "\(corpus)/config.yaml", "--registry", "local:\(registryDir)", "--state", dir.path("state"),
+        let seed = try await MirRunner.run(["apply", "--config", "\(corpus)/config.yaml", "--registry", "local:\(registryDir)", "--state", dir.path("state"),
                                       "--specs", good, "--builder", "simulate", "--yes"], in: Self.corpus)
         #expect(seed.status == 0, "\(seed.output)")
         let before = dir.snapshot("reg")
-        let apply = try MirRunner.run(["apply", "--config", "\(corpus)/config.yaml", "--registry", "local:\(registryDir)", "--state", dir.path("state"),
+        let apply = try await MirRunner.run(["apply", "--config", "\(corpus)/config.yaml", "--registry", "local:\(registryDir)", "--state", dir.path("state"),
                                        "--specs", c.target, "--builder", "simulate", "--yes"], in: Self.corpus)
         #expect(apply.status == 1, "\(apply.output)")
         #expect(apply.stderr.contains("\(c.expectedLocation): error: "), "\(apply.stderr)")

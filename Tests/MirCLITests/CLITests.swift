@@ -14,48 +14,48 @@ import MirLocalRegistry
         return dir
     }
 
-    func mir(_ args: [String], _ dir: TempDir) throws -> MirRunner.Result {
-        try MirRunner.run(args, in: dir.url)
+    func mir(_ args: [String], _ dir: TempDir) async throws -> MirRunner.Result {
+        try await MirRunner.run(args, in: dir.url)
     }
 
     let common = ["--config", "mir.yaml", "--registry", "local:reg", "--state", "state"]
 
-    @Test func validateExamples() throws {
+    @Test func validateExamples() async throws {
         let dir = try examplesDir()
-        let r = try mir(["validate", "--config", "mir.yaml", "specs"], dir)
+        let r = try await mir(["validate", "--config", "mir.yaml", "specs"], dir)
         #expect(r.status == 0, "\(r.output)")
         #expect(r.stdout.contains("7 image(s) valid"))
         #expect(r.stderr.contains("note:") && r.stderr.contains("Namespace"))
     }
 
-    @Test func applyTwiceThenPlanIsEmpty() throws {
+    @Test func applyTwiceThenPlanIsEmpty() async throws {
         let dir = try examplesDir()
-        let first = try mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes", "--stats"], dir)
+        let first = try await mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes", "--stats"], dir)
         #expect(first.status == 0, "\(first.output)")
         #expect(first.stdout.contains("Plan: 7 to create, 7 to update, 7 to build, 0 to delete."), "\(first.stdout)")
         #expect(first.stdout.contains("SIMULATION"))
         // Observing an empty registry costs one listing call.
         #expect(first.stdout.contains("DescribeRepositories: 1"), "\(first.stdout)")
 
-        let second = try mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes", "--stats"], dir)
+        let second = try await mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes", "--stats"], dir)
         #expect(second.status == 0, "\(second.output)")
         #expect(second.stdout.contains("No changes."), "\(second.stdout)")
         #expect(!second.stdout.contains("CreateRepository"), "no writes on a converged registry: \(second.stdout)")
 
-        let plan = try mir(["plan"] + common + ["--specs", "specs", "-o", "json"], dir)
+        let plan = try await mir(["plan"] + common + ["--specs", "specs", "-o", "json"], dir)
         #expect(plan.status == 0)
         let json = try JSONDecoder().decode(JSONValue.self, from: Data(plan.stdout.utf8))
         #expect(json["actions"]?.arrayValue?.isEmpty == true, "\(plan.stdout)")
 
-        let list = try mir(["images", "list"] + common + ["--specs", "specs"], dir)
+        let list = try await mir(["images", "list"] + common + ["--specs", "specs"], dir)
         #expect(list.status == 0)
         #expect(list.stdout.components(separatedBy: "\n").filter { $0.contains("Ready") }.count == 7, "\(list.stdout)")
         #expect(list.stdout.contains("(simulated)"))
     }
 
-    @Test func renderBuilderWritesBuildContextsAndDoesNotDuplicate() throws {
+    @Test func renderBuilderWritesBuildContextsAndDoesNotDuplicate() async throws {
         let dir = try examplesDir()
-        let first = try mir(["apply"] + common + ["--specs", "specs", "--yes", "--builds-dir", "builds"], dir)
+        let first = try await mir(["apply"] + common + ["--specs", "specs", "--yes", "--builds-dir", "builds"], dir)
         #expect(first.status == 0, "\(first.output)")
         let builds = try FileManager.default.contentsOfDirectory(atPath: dir.path("builds")).sorted()
         #expect(builds == ["geo", "latex-reports", "ml-base", "nlp", "torch-cpu", "xgboost-cpu", "xgboost102-tf"])
@@ -65,9 +65,9 @@ import MirLocalRegistry
         #expect(dockerfile.contains("FROM public.ecr.aws/docker/library/python:3.11-slim-bookworm"))
         #expect(FileManager.default.fileExists(atPath: dir.path("builds/ml-base/\(tags[0])/job.yaml")))
         // Submitted builds are not started again.
-        let second = try mir(["plan"] + common + ["--specs", "specs"], dir)
+        let second = try await mir(["plan"] + common + ["--specs", "specs"], dir)
         #expect(second.stdout.contains("No changes."), "\(second.stdout)")
-        let list = try mir(["images", "list"] + common + ["--specs", "specs"], dir)
+        let list = try await mir(["images", "list"] + common + ["--specs", "specs"], dir)
         #expect(list.stdout.contains("BuildingFirstTime"))
     }
 
@@ -75,7 +75,7 @@ import MirLocalRegistry
         let dir = try examplesDir()
         // The simulated images make repositories non-empty: allow force deletion for this test.
         try dir.write("mir.yaml", try String(contentsOfFile: dir.path("mir.yaml"), encoding: .utf8) + "forceDeleteRepositories: true\n")
-        #expect(try mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes"], dir).status == 0)
+        #expect(try await mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes"], dir).status == 0)
         // Someone else's repositories: one under the prefix without mir's tags, one outside the prefix with them.
         let registry = try LocalRegistry(directory: dir.path("reg"))
         _ = try await registry.createRepository(name: "mir/stranger", tags: [ResourceTag(key: "team", value: "x")])
@@ -84,7 +84,7 @@ import MirLocalRegistry
         try FileManager.default.removeItem(atPath: dir.path("specs/geo.yaml"))   // Delete policy → deleted
         try FileManager.default.removeItem(atPath: dir.path("specs/nlp.yaml"))   // Retain → kept
 
-        let r = try mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes"], dir)
+        let r = try await mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes"], dir)
         #expect(r.status == 0, "\(r.output)")
         #expect(r.stdout.contains("- delete repository mir/geo (spec removed, deletionPolicy Delete, force)"), "\(r.stdout)")
         #expect(r.stdout.contains("Plan: 0 to create, 0 to update, 0 to build, 1 to delete."), "\(r.stdout)")
@@ -95,9 +95,9 @@ import MirLocalRegistry
 
     @Test func aNonEmptyRepositoryBlocksDeletionVisibly() async throws {
         let dir = try examplesDir()
-        #expect(try mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes"], dir).status == 0)
+        #expect(try await mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes"], dir).status == 0)
         try FileManager.default.removeItem(atPath: dir.path("specs/geo.yaml"))
-        let r = try mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes"], dir)
+        let r = try await mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes"], dir)
         #expect(r.status == 1, "\(r.output)")
         #expect(r.stdout.contains("DeleteRepository: RepositoryNotEmptyException"), "\(r.stdout)")
         #expect(r.stdout.contains("forceDeleteRepositories"), "\(r.stdout)")
@@ -107,11 +107,11 @@ import MirLocalRegistry
 
     @Test func aSpecThatFailsToParseBlocksAllDeletions() async throws {
         let dir = try examplesDir()
-        #expect(try mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes"], dir).status == 0)
+        #expect(try await mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes"], dir).status == 0)
         try FileManager.default.removeItem(atPath: dir.path("specs/geo.yaml"))
         try dir.write("specs/broken.yaml", "apiVersion: mir.dev/v1alpha1\nkind: ManagedImage\nmetadata: {name: broken\nspec: {}\n")
         let before = dir.snapshot("reg")
-        let r = try mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes"], dir)
+        let r = try await mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes"], dir)
         #expect(r.status == 1, "\(r.output)")
         #expect(r.stderr.contains("specs/broken.yaml:"), "\(r.stderr)")
         #expect(dir.snapshot("reg") == before, "the registry must be unchanged")
@@ -119,60 +119,60 @@ import MirLocalRegistry
         #expect(try await registry.describeRepositories(names: ["mir/geo"], maxResults: nil, nextToken: nil).items.count == 1)
     }
 
-    @Test func pipFilterWorksLikeTheSeedSDK() throws {
+    @Test func pipFilterWorksLikeTheSeedSDK() async throws {
         let dir = try examplesDir()
-        #expect(try mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes"], dir).status == 0)
-        func names(_ filters: [String]) throws -> [String] {
-            let r = try mir(["images", "list"] + common + ["--specs", "specs", "-o", "json"] + filters.flatMap { ["--pip", $0] }, dir)
+        #expect(try await mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes"], dir).status == 0)
+        func names(_ filters: [String]) async throws -> [String] {
+            let r = try await mir(["images", "list"] + common + ["--specs", "specs", "-o", "json"] + filters.flatMap { ["--pip", $0] }, dir)
             #expect(r.status == 0, "\(r.output)")
             let json = try JSONDecoder().decode(JSONValue.self, from: Data(r.stdout.utf8))
             return (json.arrayValue ?? []).compactMap { $0["name"]?.stringValue }.sorted()
         }
-        #expect(try names(["xgboost==2.1.1"]) == ["xgboost-cpu"])
-        #expect(try names(["xgboost"]) == ["xgboost-cpu", "xgboost102-tf"])
+        #expect(try await names(["xgboost==2.1.1"]) == ["xgboost-cpu"])
+        #expect(try await names(["xgboost"]) == ["xgboost-cpu", "xgboost102-tf"])
         // Children carry their parent's libraries; all filters must match.
-        #expect(try names(["scikit-learn==1.5.2", "torch"]) == ["torch-cpu"])
-        #expect(try names(["xgboost==9.9.9"]) == [])
+        #expect(try await names(["scikit-learn==1.5.2", "torch"]) == ["torch-cpu"])
+        #expect(try await names(["xgboost==9.9.9"]) == [])
         // Without specs, status comes from the registry and build records alone.
-        let bare = try mir(["images", "list"] + common + ["--pip", "xgboost", "-o", "json"], dir)
+        let bare = try await mir(["images", "list"] + common + ["--pip", "xgboost", "-o", "json"], dir)
         let bareNames = (try JSONDecoder().decode(JSONValue.self, from: Data(bare.stdout.utf8)).arrayValue ?? []).compactMap { $0["name"]?.stringValue }
         #expect(bareNames.sorted() == ["xgboost-cpu", "xgboost102-tf"], "\(bare.output)")
-        let get = try mir(["images", "get", "xgboost-cpu"] + common + ["--specs", "specs"], dir)
+        let get = try await mir(["images", "get", "xgboost-cpu"] + common + ["--specs", "specs"], dir)
         #expect(get.stdout.contains("xgboost==2.1.1") && get.stdout.contains("numpy=="), "\(get.stdout)")
     }
 
-    @Test func changingTheSpecOrPlatformRebuildsWithTheRightReason() throws {
+    @Test func changingTheSpecOrPlatformRebuildsWithTheRightReason() async throws {
         let dir = try examplesDir()
-        #expect(try mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes"], dir).status == 0)
+        #expect(try await mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes"], dir).status == 0)
         // Platform upgrade: everything is Outdated, then rebuilt.
         let config = try String(contentsOfFile: dir.path("mir.yaml"), encoding: .utf8)
         try dir.write("mir.yaml", config.replacingOccurrences(of: "platformVersion: \"2026.11\"", with: "platformVersion: \"2026.12\""))
-        let list = try mir(["images", "list"] + common + ["--specs", "specs"], dir)
+        let list = try await mir(["images", "list"] + common + ["--specs", "specs"], dir)
         #expect(list.stdout.components(separatedBy: "\n").filter { $0.contains("Outdated") && $0.contains("PlatformUpgraded") }.count == 7, "\(list.stdout)")
-        let plan = try mir(["plan"] + common + ["--specs", "specs"], dir)
+        let plan = try await mir(["plan"] + common + ["--specs", "specs"], dir)
         #expect(plan.stdout.contains("* build ml-base:") && plan.stdout.contains("(platform upgraded)"), "\(plan.stdout)")
         // Children of a rebuilt parent: their tag changes with the parent's.
         #expect(plan.stdout.contains("Plan: 0 to create, 0 to update, 7 to build, 0 to delete."), "\(plan.stdout)")
-        #expect(try mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes"], dir).status == 0)
+        #expect(try await mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes"], dir).status == 0)
         // A spec change in the parent rebuilds it (spec changed) and its children (parent rebuilt).
         let base = try String(contentsOfFile: dir.path("specs/ml-base.yaml"), encoding: .utf8)
         try dir.write("specs/ml-base.yaml", base.replacingOccurrences(of: "\"==1.5.2\"", with: "\"==1.5.1\""))
-        let plan2 = try mir(["plan"] + common + ["--specs", "specs"], dir)
+        let plan2 = try await mir(["plan"] + common + ["--specs", "specs"], dir)
         #expect(plan2.stdout.contains("(spec changed)") && plan2.stdout.contains("xgboost-cpu:") && plan2.stdout.contains("(parent rebuilt)"), "\(plan2.stdout)")
         #expect(plan2.stdout.contains("3 to build"), "\(plan2.stdout)")
     }
 
-    @Test func usageErrorsExitTwo() throws {
+    @Test func usageErrorsExitTwo() async throws {
         let dir = try TempDir()
-        #expect(try mir(["apply", "--no-such-flag"], dir).status == 2)
-        #expect(try mir(["plan", "--registry", "nope", "--specs", "x"], dir).status != 0)
-        let v = try mir(["version"], dir)
+        #expect(try await mir(["apply", "--no-such-flag"], dir).status == 2)
+        #expect(try await mir(["plan", "--registry", "nope", "--specs", "x"], dir).status != 0)
+        let v = try await mir(["version"], dir)
         #expect(v.status == 0 && v.stdout.hasPrefix("mir "))
     }
 
     @Test func applyWithoutYesRefusesNonInteractively() async throws {
         let dir = try examplesDir()
-        let r = try mir(["apply"] + common + ["--specs", "specs"], dir)
+        let r = try await mir(["apply"] + common + ["--specs", "specs"], dir)
         #expect(r.status == 1)
         #expect(r.stderr.contains("--yes"))
         let registry = try LocalRegistry(directory: dir.path("reg"))

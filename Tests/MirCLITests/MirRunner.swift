@@ -24,8 +24,18 @@ struct MirRunner {
         return packageRoot.appendingPathComponent(".build/debug/mir")
     }()
 
-    /// Runs mir in `directory` with `arguments`; stdin is empty.
-    static func run(_ arguments: [String], in directory: URL, environment: [String: String] = [:]) throws -> Result {
+    /// Runs mir in `directory` with `arguments`; stdin is empty. The child is waited for off the cooperative
+    /// thread pool, so concurrently running async tests are never starved.
+    static func run(_ arguments: [String], in directory: URL, environment: [String: String] = [:]) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                do { continuation.resume(returning: try runBlocking(arguments, in: directory, environment: environment)) }
+                catch { continuation.resume(throwing: error) }
+            }
+        }
+    }
+
+    private static func runBlocking(_ arguments: [String], in directory: URL, environment: [String: String]) throws -> Result {
         let p = Process()
         p.executableURL = binary
         p.arguments = arguments
