@@ -1,0 +1,1 @@
+// Fault-injecting ECR HTTP server (see FaultInjectingServer.swift).
