@@ -133,12 +133,22 @@ struct RetryTests {
         #expect(failing.attempts == 2)
     }
 
-    @Test("the request is awsJson1_1 with the ECR target, re-authorized on every attempt")
+    @Test("the request is awsJson1_1 with the ECR target, re-authorized on every attempt; no-input ops send {}")
     func wireShape() async throws {
         let transport = ScriptedTransport([.answer(.error("ThrottlingException"))], fallback: .answer(.ok(#"{"repositories":[]}"#)))
         let registry = ECRRegistry(client: client(transport), region: "us-east-1", clock: VirtualClock())
         _ = try await registry.describeRepositories(names: ["mir/a"], maxResults: nil, nextToken: nil)
         #expect(transport.operations == ["DescribeRepositories", "DescribeRepositories"])
         #expect(transport.bodies.allSatisfy { $0 == #"{"repositoryNames":["mir/a"]}"# })
+        #expect(transport.header("Content-Type") == ["application/x-amz-json-1.1", "application/x-amz-json-1.1"])
+        #expect(transport.header("X-Amz-Target") == ["AmazonEC2ContainerRegistry_V20150921.DescribeRepositories",
+                                                     "AmazonEC2ContainerRegistry_V20150921.DescribeRepositories"])
+        #expect(transport.header("Authorization").allSatisfy { $0?.hasPrefix("AWS4-HMAC-SHA256") == true })
+        let tokenTransport = ScriptedTransport([.answer(.ok(#"{"authorizationData":[{"authorizationToken":"QVdTOnNlY3JldA==","expiresAt":1795790529.5}]}"#))])
+        let token = try await ECRRegistry(client: client(tokenTransport), region: "us-east-1").getAuthorizationToken()
+        #expect(tokenTransport.bodies == ["{}"])
+        #expect(token.username == "AWS")
+        #expect(token.password == "secret")
+        #expect(token.expiresAt == Date(timeIntervalSince1970: 1795790529.5))
     }
 }

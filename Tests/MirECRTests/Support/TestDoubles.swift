@@ -51,6 +51,10 @@ final class ScriptedTransport: ECRHTTPTransport {
     var attempts: Int { sent.withLock { $0.count } }
     var operations: [String] { sent.withLock { $0.map(\.operation) } }
     var bodies: [String] { sent.withLock { $0.map { String(decoding: $0.body, as: UTF8.self) } } }
+    /// The value of one header in each request sent.
+    func header(_ name: String) -> [String?] {
+        sent.withLock { $0.map { request in request.headers.first { $0.name.lowercased() == name.lowercased() }?.value } }
+    }
 }
 
 extension ECRHTTPResponse {
