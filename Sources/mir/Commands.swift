@@ -40,8 +40,7 @@ struct PlanCommand: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors {
             let session = try await Session.open(common: common, specs: planning.specs)
-            defer { Task { await session.opened.close() } }
-            let (plan, _) = try await session.plan(options: planning.planOptions(config: session.config))
+            let (plan, _) = try await session.opened.using { try await session.plan(options: planning.planOptions(config: session.config)) }
             switch output {
             case .text:
                 print(PlanOutput.text(plan, registry: session.opened.registry.displayName, prefix: session.config.repositoryPrefix,
@@ -98,7 +97,11 @@ struct Apply: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors {
             let session = try await Session.open(common: common, specs: planning.specs)
-            defer { Task { await session.opened.close() } }
+            try await session.opened.using { try await apply(session) }
+        }
+    }
+
+    func apply(_ session: Session) async throws {
             let (plan, observed) = try await session.plan(options: planning.planOptions(config: session.config))
             let simulated = builder == .simulate
             print(PlanOutput.text(plan, registry: session.opened.registry.displayName, prefix: session.config.repositoryPrefix,
@@ -131,7 +134,6 @@ struct Apply: AsyncParsableCommand {
             print("\nApply complete: \(report.succeededCount) of \(plan.actions.count) action(s) done, \(failures.count) failed.")
             if stats { printStats(session.opened.registry.counter) }
             if !failures.isEmpty { throw ExitCode(1) }
-        }
     }
 
     func printStats(_ counter: CallCounter) {

@@ -3,6 +3,7 @@ import Foundation
 import MirModel
 import MirCore
 import MirBuild
+import MirRegistry
 
 struct Images: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show images and their status, observed from the registry and build records.",
@@ -63,15 +64,17 @@ struct Images: AsyncParsableCommand {
 func observeStatuses(common: CommonOptions, specs: [String]) async throws -> [ImageStatus] {
     let config = try common.loadConfig()
     let opened = try await common.openRegistry()
-    defer { Task { await opened.close() } }
-    let records = common.buildRecords()
+    return try await opened.using { try await observeStatuses(config: config, registry: opened.registry, records: common.buildRecords(), specs: specs) }
+}
+
+func observeStatuses(config: MirConfig, registry: any ImageRegistry, records: any BuildRecordStore, specs: [String]) async throws -> [ImageStatus] {
     if specs.isEmpty {
         let desired = DesiredState(images: [], isComplete: false, repositoryPrefix: config.repositoryPrefix, platformVersion: config.platformVersion)
-        let observed = try await Observer(registry: opened.registry, records: records).observe(desired)
+        let observed = try await Observer(registry: registry, records: records).observe(desired)
         return StatusDeriver.observedStatuses(observed: observed, prefix: config.repositoryPrefix)
     }
     let desired = try desiredState(specs: specs, config: config)
-    let observed = try await Observer(registry: opened.registry, records: records).observe(desired)
+    let observed = try await Observer(registry: registry, records: records).observe(desired)
     return StatusDeriver.statuses(desired: desired, observed: observed)
 }
 

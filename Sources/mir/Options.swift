@@ -48,6 +48,18 @@ struct CommonOptions: ParsableArguments {
 struct OpenedRegistry {
     var registry: CountingRegistry
     var close: @Sendable () async -> Void
+
+    /// Runs `body`, then closes the registry whether or not `body` threw.
+    func using<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            let result = try await body()
+            await close()
+            return result
+        } catch {
+            await close()
+            throw error
+        }
+    }
 }
 
 extension CommonOptions {
