@@ -22,7 +22,7 @@ public struct BuildContextError: Error, Sendable, Hashable, CustomStringConverti
 ///
 /// Every `RUN` is in exec form (a JSON array: no shell ever parses user data), every argument is a JSON
 /// string literal in pure ASCII, positional arguments follow `--`, and every user string is checked again
-/// against a strict grammar (`BuildInputGrammar`) before it is written: a value that fails throws
+/// against the validator's grammar (`BuildInputGrammar`, i.e. MirModel's `SpecGrammar`) before it is written: a value that fails throws
 /// `BuildContextError`. The final step runs a fixed script that saves `pip list --format=json` to
 /// `/opt/mir/pip-list.json`.
 public enum BuildContextRenderer {
@@ -44,7 +44,7 @@ public enum BuildContextRenderer {
         try check(request.baseImageReference, "baseImageReference", BuildInputGrammar.isImageReference, "is not an image reference")
         try check(image.name, "metadata.name", BuildInputGrammar.isDNSLabel, "is not a DNS-1123 label")
         try check(image.tag, "tag", BuildInputGrammar.isImageTag, "is not an image tag")
-        try check(request.platformVersion, "platformVersion", BuildInputGrammar.isLabelValue,
+        try check(request.platformVersion, "platformVersion", BuildInputGrammar.isPlatformVersion,
                   "must be 1-63 of [A-Za-z0-9._-], starting and ending alphanumeric")
 
         var lines: [String] = []
@@ -63,7 +63,7 @@ public enum BuildContextRenderer {
             var argument = requirement.name
             if let version = requirement.versionSpecifier {
                 try check(version, field + ".versionSpecifier", { BuildInputGrammar.isPackageVersion($0, type: type) },
-                          "is not a valid \(type.rawValue) package version (it must start with a digit)")
+                          "is not a valid \(type.rawValue) package version")
                 argument += (type == .apt ? "=" : "-") + version
             }
             if type == .apt { apt.append(argument) } else { rpm.append(argument) }

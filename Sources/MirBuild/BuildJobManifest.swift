@@ -209,7 +209,7 @@ public enum BuildJobManifest {
                                        "is not an image reference")
         try BuildContextRenderer.check(settings.buildNamespace, "builder.buildNamespace", BuildInputGrammar.isDNSLabel,
                                        "is not a DNS-1123 label")
-        try BuildContextRenderer.check(settings.serviceAccountName, "builder.serviceAccountName", isDNSSubdomain,
+        try BuildContextRenderer.check(settings.serviceAccountName, "builder.serviceAccountName", BuildInputGrammar.isDNSSubdomain,
                                        "is not a DNS-1123 subdomain")
         let numbers = [("builder.activeDeadlineSeconds", settings.activeDeadlineSeconds, 1),
                        ("builder.backoffLimit", settings.backoffLimit, 0),
@@ -217,10 +217,6 @@ public enum BuildJobManifest {
         for (field, value, minimum) in numbers where value < minimum {
             throw BuildContextError(field: field, value: String(value), reason: "must be at least \(minimum)")
         }
-    }
-
-    static func isDNSSubdomain(_ s: String) -> Bool {
-        s.utf8.count <= 253 && s.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { BuildInputGrammar.isDNSLabel(String($0)) }
     }
 }
 

@@ -90,10 +90,11 @@ public enum ImageTagger {
         return "py\(python.isEmpty ? "unknown" : python)-\(hash)"
     }
 
-    /// A PEP 440 specifier set in canonical form; text that does not parse is kept (trimmed) as it is, so
-    /// the digest is still defined for input that bypassed validation.
+    /// A PEP 440 specifier set in canonical form: ASCII blanks removed (validated specifiers have none), clauses
+    /// sorted and deduplicated. Text that does not parse is kept (trimmed) as it is, so the digest is still
+    /// defined for input that bypassed validation.
     public static func canonicalSpecifier(_ text: String) -> String {
-        guard let clauses = BuildInputGrammar.parsePipSpecifier(text) else { return trim(text) }
+        guard let clauses = BuildInputGrammar.parsePipSpecifier(text.filter { $0 != " " && $0 != "\t" }) else { return trim(text) }
         return Set(clauses.map(\.description)).sorted().joined(separator: ",")
     }
 

@@ -158,22 +158,7 @@ public struct PipLibraryFilter: Sendable, Hashable {
     }
 
     public func matches(_ libraries: [PipLibrary]) -> Bool {
-        let wanted = Self.normalize(name)
-        return libraries.contains { Self.normalize($0.name) == wanted && (version == nil || $0.version == version) }
-    }
-
-    static func normalize(_ s: String) -> String {
-        var out = ""
-        var lastSep = false
-        for c in s.lowercased() {
-            if c == "-" || c == "_" || c == "." {
-                if !lastSep { out.append("-") }
-                lastSep = true
-            } else {
-                out.append(c)
-                lastSep = false
-            }
-        }
-        return out
+        let wanted = SpecGrammar.normalizedPipName(name)
+        return libraries.contains { SpecGrammar.normalizedPipName($0.name) == wanted && (version == nil || $0.version == version) }
     }
 }

@@ -4,7 +4,15 @@
 ///
 /// Every grammar here is a subset of printable ASCII with no whitespace and no shell metacharacters other
 /// than those a grammar needs (`<`, `>`, `!`, `~`, `*`, `=` in specifiers); builders must still quote.
+///
+/// This is the only implementation of these rules: the spec validator reports the problems, and the build
+/// renderer (MirBuild's `BuildInputGrammar`) checks the same rules again at render time through the `is…` forms.
 public enum SpecGrammar {
+    /// Longest pip project name, OS package name, OS package version or PEP 440 version accepted.
+    public static let maxTokenLength = 128
+    /// Longest version specifier set accepted.
+    public static let maxSpecifierLength = 512
+
     // MARK: - Characters
 
     /// Characters with a meaning to a POSIX shell.
@@ -174,9 +182,12 @@ public enum SpecGrammar {
         guard isAlnum(s.first!), isAlnum(s.last!) else {
             return "pip requirement name \(quoted(name)) is not a valid PEP 508 project name (it must start and end with a letter or digit)"
         }
-        if s.count > 200 { return "pip requirement name \(quoted(name)) is longer than 200 characters" }
+        if s.count > maxTokenLength { return "pip requirement name \(quoted(name)) is longer than \(maxTokenLength) characters" }
         return nil
     }
+
+    /// Whether `name` is a PEP 508 project name (`pipNameProblem` finds nothing).
+    public static func isPipProjectName(_ name: String) -> Bool { pipNameProblem(name) == nil }
 
     /// PEP 503 normal form: lowercase, runs of `-`, `_`, `.` replaced by one `-`.
     public static func normalizedPipName(_ name: String) -> String {
@@ -200,64 +211,85 @@ public enum SpecGrammar {
     }
 
     /// A PEP 440 version specifier set (`==1.0.2`, `>=1.2,<2`, `~=2.1`, `==1.*`) or a bare PEP 440 version
-    /// (meaning `==`). No whitespace anywhere, no empty clauses.
+    /// starting with a digit (meaning `==`). No whitespace anywhere, no empty clauses.
     public static func versionSpecifierProblem(_ specifier: String) -> String? {
-        let q = quoted(specifier)
-        if specifier.isEmpty { return "version specifier must not be empty (omit versionSpecifier instead)" }
-        if let bad = firstForbiddenCharacter(in: specifier, allowed: isSpecifierCharacter) {
-            if bad == "a space" || bad == "a tab" || bad.hasPrefix("Unicode whitespace") {
-                return "version specifier \(q) contains \(bad); whitespace is not allowed in version specifiers"
-            }
-            return "version specifier \(q) contains \(bad)"
-        }
-        let clauses = specifier.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-        for clause in clauses {
-            if clause.isEmpty { return "version specifier \(q) has an empty clause" }
-            if let problem = clauseProblem(clause, isOnlyClause: clauses.count == 1) {
-                return "version specifier \(q): \(problem)"
-            }
-        }
+        if case .failure(let problem) = parseVersionSpecifier(specifier) { return problem.message }
         return nil
     }
 
-    static let operators = ["===", "~=", "==", "!=", "<=", ">=", "<", ">"]
+    /// The clauses of a valid specifier set, in order (a bare version becomes one `==` clause); nil when
+    /// `versionSpecifierProblem` reports a problem.
+    public static func versionClauses(_ specifier: String) -> [VersionClause]? {
+        try? parseVersionSpecifier(specifier).get()
+    }
 
-    static func clauseProblem(_ clause: String, isOnlyClause: Bool) -> String? {
-        guard let op = operators.first(where: { clause.hasPrefix($0) }) else {
-            // A bare version means `==`; only as the whole specifier.
-            guard let shape = PEP440.parse(clause), !shape.hasWildcard else {
-                return "\(quoted(clause)) is neither a comparison (==, !=, <=, >=, <, >, ~=, ===) nor a PEP 440 version"
+    /// Parses a specifier set into its clauses, or says what is wrong with it.
+    public static func parseVersionSpecifier(_ specifier: String) -> Result<[VersionClause], GrammarProblem> {
+        let q = quoted(specifier)
+        func problem(_ message: String) -> Result<[VersionClause], GrammarProblem> { .failure(GrammarProblem(message)) }
+        if specifier.isEmpty { return problem("version specifier must not be empty (omit versionSpecifier instead)") }
+        if let bad = firstForbiddenCharacter(in: specifier, allowed: isSpecifierCharacter) {
+            if bad == "a space" || bad == "a tab" || bad.hasPrefix("Unicode whitespace") {
+                return problem("version specifier \(q) contains \(bad); whitespace is not allowed in version specifiers")
             }
-            return isOnlyClause ? nil : "\(quoted(clause)) has no comparison operator (a bare version is only allowed alone)"
+            return problem("version specifier \(q) contains \(bad)")
         }
-        let version = String(clause.dropFirst(op.count))
-        if version.isEmpty { return "\(quoted(clause)) has no version after \(op)" }
-        if op == "===" {
-            let ok = version.unicodeScalars.allSatisfy { isAlnum($0) || "._+!-".unicodeScalars.contains($0) }
-                && isAlnum(version.unicodeScalars.first!)
-            return ok ? nil : "\(quoted(version)) is not an acceptable version for ==="
+        if specifier.utf8.count > maxSpecifierLength {
+            return problem("version specifier \(q) is longer than \(maxSpecifierLength) characters")
+        }
+        let texts = specifier.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        var clauses: [VersionClause] = []
+        for text in texts {
+            if text.isEmpty { return problem("version specifier \(q) has an empty clause") }
+            switch parseClause(text, isOnlyClause: texts.count == 1) {
+            case .success(let clause): clauses.append(clause)
+            case .failure(let clauseProblem): return problem("version specifier \(q): \(clauseProblem.message)")
+            }
+        }
+        return .success(clauses)
+    }
+
+    static func parseClause(_ clause: String, isOnlyClause: Bool) -> Result<VersionClause, GrammarProblem> {
+        func problem(_ message: String) -> Result<VersionClause, GrammarProblem> { .failure(GrammarProblem(message)) }
+        guard let op = VersionClause.Operator.longestFirst.first(where: { clause.hasPrefix($0.rawValue) }) else {
+            // A bare version means `==`; only as the whole specifier, and it starts with a digit.
+            guard let shape = PEP440.parse(clause), !shape.hasWildcard, clause.unicodeScalars.first.map(isDigit) == true else {
+                return problem("\(quoted(clause)) is neither a comparison (==, !=, <=, >=, <, >, ~=, ===) nor a PEP 440 version")
+            }
+            if !isOnlyClause { return problem("\(quoted(clause)) has no comparison operator (a bare version is only allowed alone)") }
+            return .success(VersionClause(op: .equal, version: clause))
+        }
+        let version = String(clause.dropFirst(op.rawValue.count))
+        if version.isEmpty { return problem("\(quoted(clause)) has no version after \(op.rawValue)") }
+        if version.unicodeScalars.count > maxTokenLength {
+            return problem("\(quoted(version)) is longer than \(maxTokenLength) characters")
+        }
+        let result = Result<VersionClause, GrammarProblem>.success(VersionClause(op: op, version: version))
+        if op == .arbitrary {
+            let s = Array(version.unicodeScalars)
+            let ok = isAlnum(s.first!) && isAlnum(s.last!) && s.allSatisfy { isAlnum($0) || "._+!-".unicodeScalars.contains($0) }
+            return ok ? result : problem("\(quoted(version)) is not an acceptable version for === (letters, digits and '.', '_', '+', '!', '-', starting and ending with a letter or digit)")
         }
         guard let shape = PEP440.parse(version) else {
-            return "\(quoted(version)) is not a valid PEP 440 version"
+            return problem("\(quoted(version)) is not a valid PEP 440 version")
         }
         switch op {
-        case "==", "!=":
-            return nil
-        case "~=":
-            if shape.hasWildcard { return "a wildcard (.*) is only allowed with == and !=" }
-            if shape.hasLocal { return "a local version label (+…) is only allowed with == and !=" }
-            if shape.releaseCount < 2 { return "~= needs a version with at least two release segments (e.g. ~=2.1)" }
-            return nil
+        case .equal, .notEqual:
+            return result
         default:
-            if shape.hasWildcard { return "a wildcard (.*) is only allowed with == and !=" }
-            if shape.hasLocal { return "a local version label (+…) is only allowed with == and !=" }
-            return nil
+            if shape.hasWildcard { return problem("a wildcard (.*) is only allowed with == and !=") }
+            if shape.hasLocal { return problem("a local version label (+…) is only allowed with == and !=") }
+            if op == .compatible && shape.releaseCount < 2 {
+                return problem("~= needs a version with at least two release segments (e.g. ~=2.1)")
+            }
+            return result
         }
     }
 
     // MARK: - OS packages
 
-    /// apt: `^[a-z0-9][a-z0-9+.-]+$`; rpm: `^[A-Za-z0-9_][A-Za-z0-9._+-]*$`.
+    /// apt: `^[a-z0-9][a-z0-9+.-]+$`; rpm (and an unknown type): `^[A-Za-z0-9][A-Za-z0-9._+-]*$`; neither may end
+    /// with `-` (apt-get reads a trailing `-` as "remove"), at most `maxTokenLength` characters.
     public static func packageNameProblem(_ name: String, type: PackageType?) -> String? {
         if name.isEmpty { return "package name must not be empty" }
         let q = quoted(name)
@@ -265,26 +297,52 @@ public enum SpecGrammar {
             return "package name \(q) contains \(bad)"
         }
         let s = Array(name.unicodeScalars)
-        if s.count > 200 { return "package name \(q) is longer than 200 characters" }
+        if s.count > maxTokenLength { return "package name \(q) is longer than \(maxTokenLength) characters" }
         switch type {
         case .apt:
             let ok = s.count >= 2 && isLowerAlnum(s[0]) && s.allSatisfy { isLowerAlnum($0) || "+.-".unicodeScalars.contains($0) }
-            return ok ? nil : "package name \(q) is not a valid apt package name (lowercase letters, digits, '+', '.', '-'; at least 2 characters, starting with a letter or digit)"
+            if !ok { return "package name \(q) is not a valid apt package name (lowercase letters, digits, '+', '.', '-'; at least 2 characters, starting with a letter or digit)" }
         case .rpm, nil:
-            let ok = isAlnum(s[0]) || s[0] == "_"
-            return ok ? nil : "package name \(q) is not a valid rpm package name (it must start with a letter, digit or '_')"
+            if !isAlnum(s[0]) { return "package name \(q) is not a valid rpm package name (it must start with a letter or digit)" }
         }
+        if s.last == "-" { return "package name \(q) must not end with '-' (package managers read it as \"remove\")" }
+        return nil
     }
 
-    /// An OS package version: `^[0-9][A-Za-z0-9.+~:_-]*$`.
-    public static func packageVersionProblem(_ version: String) -> String? {
+    /// Whether `name` is a valid package name of `type`.
+    public static func isPackageName(_ name: String, type: PackageType?) -> Bool { packageNameProblem(name, type: type) == nil }
+
+    /// An OS package version: `^[0-9][A-Za-z0-9.+~:_-]*$`, at most `maxTokenLength` characters; apt versions
+    /// (Debian `[epoch:]upstream[-revision]`) have no `_`. An unknown type allows `_`.
+    public static func packageVersionProblem(_ version: String, type: PackageType? = nil) -> String? {
         if version.isEmpty { return "package version must not be empty (omit versionSpecifier instead)" }
         let q = quoted(version)
-        if let bad = firstForbiddenCharacter(in: version, allowed: { isAlnum($0) || ".+~:_-".unicodeScalars.contains($0) }) {
-            return "package version \(q) contains \(bad)"
+        let extra = type == .apt ? ".+~:-" : ".+~:_-"
+        if let bad = firstForbiddenCharacter(in: version, allowed: { isAlnum($0) || extra.unicodeScalars.contains($0) }) {
+            return "package version \(q) contains \(bad)" + (type == .apt && bad == "the character '_'" ? " (not allowed in apt versions)" : "")
         }
         guard isDigit(version.unicodeScalars.first!) else { return "package version \(q) must start with a digit" }
-        if version.unicodeScalars.count > 128 { return "package version \(q) is longer than 128 characters" }
+        if version.unicodeScalars.count > maxTokenLength { return "package version \(q) is longer than \(maxTokenLength) characters" }
+        return nil
+    }
+
+    /// Whether `version` is a valid package version of `type`.
+    public static func isPackageVersion(_ version: String, type: PackageType?) -> Bool {
+        packageVersionProblem(version, type: type) == nil
+    }
+
+    // MARK: - Platform version
+
+    /// A platform version ends up in tags and labels: 1–63 of `[A-Za-z0-9._-]`, starting and ending with a
+    /// letter or digit.
+    public static func platformVersionProblem(_ version: String) -> String? {
+        if let bad = firstForbiddenCharacter(in: version, allowed: { isAlnum($0) || "._-".unicodeScalars.contains($0) }) {
+            return "platformVersion \(quoted(version)) contains \(bad)"
+        }
+        let s = Array(version.unicodeScalars)
+        guard let first = s.first, let last = s.last, isAlnum(first), isAlnum(last), s.count <= 63 else {
+            return "platformVersion \(quoted(version)) must start and end with a letter or digit and have at most 63 characters"
+        }
         return nil
     }
 
@@ -318,9 +376,7 @@ public enum SpecGrammar {
         if let colon = path.lastIndex(of: ":") {
             let tag = path[path.index(after: colon)...]
             path = path[..<colon]
-            let t = Array(tag.unicodeScalars)
-            guard !t.isEmpty, t.count <= 128, isAlnum(t[0]) || t[0] == "_",
-                  t.allSatisfy({ isAlnum($0) || "._-".unicodeScalars.contains($0) }) else {
+            guard isImageTag(String(tag)) else {
                 return "image reference \(q) has an invalid tag \(quoted(String(tag)))"
             }
         }
@@ -328,7 +384,18 @@ public enum SpecGrammar {
         guard !path.isEmpty, components.allSatisfy({ isECRComponent($0) }) else {
             return "image reference \(q) has an invalid repository path (lowercase letters and digits separated by '.', '_', '__', '-' or '/')"
         }
+        if path.utf8.count > 255 { return "image reference \(q) has a repository path longer than 255 characters" }
         return nil
+    }
+
+    /// Whether `reference` is an image reference `imageReferenceProblem` accepts.
+    public static func isImageReference(_ reference: String) -> Bool { imageReferenceProblem(reference) == nil }
+
+    /// An image tag as registries accept it: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+    public static func isImageTag(_ tag: String) -> Bool {
+        let t = Array(tag.unicodeScalars)
+        guard let first = t.first, t.count <= 128, isAlnum(first) || first == "_" else { return false }
+        return t.allSatisfy { isAlnum($0) || "._-".unicodeScalars.contains($0) }
     }
 
     static func registryProblem(_ registry: Substring) -> String? {
@@ -349,6 +416,41 @@ public enum SpecGrammar {
         }
         return valid ? nil : "invalid registry host \(quoted(String(host)))"
     }
+}
+
+/// What is wrong with a value, as a one-line message.
+public struct GrammarProblem: Error, Sendable, Hashable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// One clause of a PEP 440 specifier set, e.g. `>=1.2`; `version` may end in `.*` for `==` and `!=`.
+public struct VersionClause: Sendable, Hashable, CustomStringConvertible {
+    public enum Operator: String, Sendable, Hashable, CaseIterable {
+        case compatible = "~="
+        case equal = "=="
+        case arbitrary = "==="
+        case notEqual = "!="
+        case lessOrEqual = "<="
+        case greaterOrEqual = ">="
+        case less = "<"
+        case greater = ">"
+
+        /// Operators, longest first, so that `===` is matched before `==` and `<=` before `<`.
+        static let longestFirst = allCases.sorted { $0.rawValue.count > $1.rawValue.count }
+    }
+
+    public var op: Operator
+    public var version: String
+
+    public init(op: Operator, version: String) {
+        self.op = op
+        self.version = version
+    }
+
+    /// The clause without blanks, e.g. `>=1.2`.
+    public var description: String { op.rawValue + version }
 }
 
 /// A PEP 440 version parser that reports the shape of a version (enough to check specifier rules).

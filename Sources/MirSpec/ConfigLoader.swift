@@ -57,7 +57,7 @@ struct ConfigReader {
             }
         }
         if let entry = fields["platformVersion"], let version = reader.string(entry) {
-            if let problem = ConfigReader.platformVersionProblem(version) {
+            if let problem = SpecGrammar.platformVersionProblem(version) {
                 sink.error(problem, at: entry.value, field: entry.path)
             } else {
                 config.platformVersion = version
@@ -72,20 +72,6 @@ struct ConfigReader {
         if let entry = fields["forceDeleteRepositories"], let value = reader.bool(entry) { config.forceDeleteRepositories = value }
         if let entry = fields["builder"] { config.builder = readBuilder(entry) }
         return config
-    }
-
-    /// Platform versions end up in tags and labels: a short safe token.
-    static func platformVersionProblem(_ version: String) -> String? {
-        let scalars = Array(version.unicodeScalars)
-        if let bad = SpecGrammar.firstForbiddenCharacter(in: version, allowed: {
-            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0)
-        }) {
-            return "platformVersion \(SpecGrammar.quoted(version)) contains \(bad)"
-        }
-        guard let first = scalars.first, first.properties.isAlphabetic || ("0"..."9").contains(first), scalars.count <= 64 else {
-            return "platformVersion \(SpecGrammar.quoted(version)) must start with a letter or digit and have at most 64 characters"
-        }
-        return nil
     }
 
     func readCatalog(_ entry: Entry) -> [String: BaseImageCatalogEntry]? {

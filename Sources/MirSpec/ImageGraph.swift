@@ -117,6 +117,10 @@ enum ImageGraph {
                 } else if let problem = SpecGrammar.packageNameProblem(requirement.name, type: inherited.packageType) {
                     error(index, problem, field: path.dot("name"))
                     ok = false
+                } else if let version = requirement.versionSpecifier,
+                          let problem = SpecGrammar.packageVersionProblem(version, type: inherited.packageType) {
+                    error(index, problem, field: path.dot("versionSpecifier"))
+                    ok = false
                 }
             }
             return ok ? .valid(inherited) : .invalid

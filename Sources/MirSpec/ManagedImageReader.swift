@@ -286,7 +286,7 @@ struct ManagedImageReader {
             var version: String?
             if let versionEntry = fields["versionSpecifier"], !NodeReader.isNull(versionEntry.value) {
                 guard let text = reader.string(versionEntry) else { continue }
-                if let problem = SpecGrammar.packageVersionProblem(text) {
+                if let problem = SpecGrammar.packageVersionProblem(text, type: effectiveType) {
                     sink.error(problem, at: versionEntry.value, field: versionEntry.path)
                     continue
                 }

@@ -9,7 +9,7 @@ let hostileCharacters: [Character] = Array("aZ09._-+=<>!~*,;|&$`'\"\\ \t\n\r(){}
     ["\u{2028}", "\u{2029}", "\u{85}", "\u{0}", "\u{7f}", "\u{1b}", "é", "😀", "\r\n"]
 let hostileStrings = Gen<Character?>.element(of: hostileCharacters).map { $0! }.string(of: 0...16)
 /// A plausible start, so that some generated values pass the grammar and some fail only late.
-let plausiblePrefixes = Gen<String?>.element(of: ["numpy", "curl", ">=1.0", "1.2.3", "", "a", "==2.0,<3", "python:3.11"]).map { $0! }
+let plausiblePrefixes = Gen<String?>.element(of: ["numpy", "curl", ">=1.0", "1.2.3", "", "a", "==2.0,<3", "python:3.11", "example.com/python:3.11"]).map { $0! }
 
 /// The Dockerfile for a request, or the renderer's typed error.
 func render(_ request: BuildRequest) -> Result<String, BuildContextError> {
@@ -44,14 +44,14 @@ func structure(of dockerfile: String) -> (instructions: [String], runs: [[String
     @Test func rendersTheDocumentedInstructions() throws {
         let request = Fixture.rawRequest(
             pip: [PipRequirement(name: "numpy", versionSpecifier: "1.0.2"),
-                  PipRequirement(name: "pandas", versionSpecifier: ">= 2.0, <3"),
+                  PipRequirement(name: "pandas", versionSpecifier: ">=2.0,<3"),
                   PipRequirement(name: "requests")],
             packages: [PackageRequirement(name: "curl", versionSpecifier: "7.88.1-10"),
                        PackageRequirement(name: "git"),
                        PackageRequirement(name: "gcc", versionSpecifier: "11.4.1", type: .rpm)])
         let dockerfile = try BuildContextRenderer.dockerfile(for: request)
         let lines = dockerfile.split(separator: "\n").map(String.init)
-        #expect(lines.first == "FROM python:3.11-slim")
+        #expect(lines.first == "FROM docker.io/library/python:3.11-slim")
         #expect(lines.contains(#"RUN ["apt-get","update"]"#))
         #expect(lines.contains(#"RUN ["apt-get","install","-y","--no-install-recommends","--","curl=7.88.1-10","git"]"#))
         #expect(lines.contains(#"RUN ["dnf","install","-y","--setopt=install_weak_deps=False","--","gcc-11.4.1"]"#))
@@ -69,7 +69,7 @@ func structure(of dockerfile: String) -> (instructions: [String], runs: [[String
 
     @Test func goldenDockerfile() throws {
         let request = Fixture.rawRequest(
-            pip: [PipRequirement(name: "numpy", versionSpecifier: "1.26.4"), PipRequirement(name: "requests", versionSpecifier: " >=2.31 , <3 ")],
+            pip: [PipRequirement(name: "numpy", versionSpecifier: "1.26.4"), PipRequirement(name: "requests", versionSpecifier: ">=2.31,<3")],
             packages: [PackageRequirement(name: "git"), PackageRequirement(name: "curl", versionSpecifier: "7.88.1-10+deb12u5")],
             base: "public.ecr.aws/docker/library/python:3.11-slim-bookworm")
         let expected = """
@@ -108,6 +108,8 @@ func structure(of dockerfile: String) -> (instructions: [String], runs: [[String
         ("versionSpecifier", PipRequirement(name: "numpy", versionSpecifier: "1.0\"]\nRUN [\"sh")),
         ("versionSpecifier", PipRequirement(name: "numpy", versionSpecifier: "@ https://evil/x.whl")),
         ("versionSpecifier", PipRequirement(name: "numpy", versionSpecifier: ">=1.0\u{2028}RUN x")),
+        ("versionSpecifier", PipRequirement(name: "numpy", versionSpecifier: ">= 1.0")),
+        ("versionSpecifier", PipRequirement(name: "numpy", versionSpecifier: ">=1.0+local")),
     ])
     func hostilePipInputThrowsNamingTheField(field: String, requirement: PipRequirement) {
         let request = Fixture.rawRequest(pip: [PipRequirement(name: "ok"), requirement])
@@ -130,6 +132,10 @@ func structure(of dockerfile: String) -> (instructions: [String], runs: [[String
             (Fixture.rawRequest(base: "python:3.11\nRUN id"), "baseImageReference"),
             (Fixture.rawRequest(base: "--platform=linux/arm64 python"), "baseImageReference"),
             (Fixture.rawRequest(base: "python:$TAG"), "baseImageReference"),
+            (Fixture.rawRequest(base: "python:3.11-slim"), "baseImageReference"),
+            (Fixture.rawRequest(packages: [PackageRequirement(name: "_g", type: .rpm)]), "spec.packageRequirements[0].name"),
+            (Fixture.rawRequest(packages: [PackageRequirement(name: "g", versionSpecifier: "1^2", type: .rpm)]), "spec.packageRequirements[0].versionSpecifier"),
+            (Fixture.rawRequest(platformVersion: "1.0-"), "platformVersion"),
             (Fixture.rawRequest(name: "Demo"), "metadata.name"),
             (Fixture.rawRequest(platformVersion: "1.0\"x"), "platformVersion"),
         ]

@@ -36,7 +36,7 @@ enum Fixture {
 
     /// A request whose image is built directly from a (possibly hostile) spec, bypassing validation and resolution.
     static func rawRequest(pip: [PipRequirement] = [], packages: [PackageRequirement] = [], packageType: PackageType = .apt,
-                           name: String = "demo", base: String = "python:3.11-slim", platformVersion: String = "0.1.0",
+                           name: String = "demo", base: String = "docker.io/library/python:3.11-slim", platformVersion: String = "0.1.0",
                            tag: String = "py3.11-0123456789abcdef0123") -> BuildRequest {
         let image = ManagedImage(name: name, spec: ManagedImageSpec(base: .external(base), pythonVersion: "3.11",
                                                                     pipRequirements: pip, packageRequirements: packages))

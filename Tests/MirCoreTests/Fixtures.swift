@@ -13,7 +13,7 @@ func resolved(_ name: String, tag: String = "py3.11-aaaa", parent: String? = nil
     let spec = ManagedImageSpec(base: base, pythonVersion: "3.11", pipRequirements: [PipRequirement(name: "numpy")],
                                 deletionPolicy: deletionPolicy)
     let resolvedBase: ResolvedBase = parent.map { .managed(name: $0, tag: parentTag ?? "py3.11-pppp", repositoryName: repositoryPrefix + $0) }
-        ?? .reference("python:3.11-slim")
+        ?? .reference("docker.io/library/python:3.11-slim")
     return ResolvedImage(image: ManagedImage(name: name, spec: spec), repositoryName: repositoryPrefix + name, pythonVersion: "3.11",
                          packageType: .apt, base: resolvedBase, specDigest: specDigest, tag: tag, lifecyclePolicy: lifecycle)
 }

@@ -5,7 +5,7 @@ import MirModel
 @Suite("Grammars")
 struct GrammarTests {
     @Test("valid PEP 440 specifiers are accepted", arguments: [
-        "==1.0.2", ">=1.2,<2", "~=2.1", "==1.*", "!=1.4.*", "1.0.2", "v1.0", "===1.0-foo", "==1.0+local.7", "<=2!1.0",
+        "==1.0.2", ">=1.2,<2", "~=2.1", "==1.*", "!=1.4.*", "1.0.2", "==v1.0", "===1.0-foo", "==1.0+local.7", "<=2!1.0",
         ">1.0rc1", ">=1.0.post1", ">=1.0-1", "<2.0.dev3", "~=1.4.5a4", ">=1.0b2.post345.dev456", "==2.1.0+cpu", "6.1",
     ])
     func acceptsSpecifier(_ specifier: String) {
@@ -34,7 +34,20 @@ struct GrammarTests {
         #expect(SpecGrammar.normalizedPipName("Scikit__Learn.x") == "scikit-learn-x")
         #expect(SpecGrammar.packageNameProblem("libstdc++6", type: .apt) == nil)
         #expect(SpecGrammar.packageNameProblem("g", type: .apt) != nil)
-        #expect(SpecGrammar.packageNameProblem("_g", type: .rpm) == nil)
+        #expect(SpecGrammar.packageNameProblem("_g", type: .rpm) != nil)
+        #expect(SpecGrammar.packageNameProblem("curl-", type: .rpm)?.contains("must not end with '-'") == true)
+        #expect(SpecGrammar.packageNameProblem(String(repeating: "a", count: 129), type: nil)?.contains("longer than 128") == true)
+        #expect(SpecGrammar.pipNameProblem(String(repeating: "a", count: 129))?.contains("longer than 128") == true)
+        #expect(SpecGrammar.packageVersionProblem("1.0_1", type: .apt)?.contains("not allowed in apt versions") == true)
+        #expect(SpecGrammar.packageVersionProblem("1.0_1", type: .rpm) == nil)
+        #expect(SpecGrammar.packageVersionProblem("1.0_1") == nil)
+        #expect(SpecGrammar.versionSpecifierProblem("v1.0") != nil)
+        #expect(SpecGrammar.versionSpecifierProblem("==v1.0") == nil)
+        #expect(SpecGrammar.versionClauses(">=1.2,!=1.3.*") == [VersionClause(op: .greaterOrEqual, version: "1.2"),
+                                                                VersionClause(op: .notEqual, version: "1.3.*")])
+        #expect(SpecGrammar.versionClauses("2.0") == [VersionClause(op: .equal, version: "2.0")])
+        #expect(SpecGrammar.platformVersionProblem("2026.11") == nil)
+        #expect(SpecGrammar.platformVersionProblem("2026.") != nil)
         #expect(SpecGrammar.packageNameProblem("Libx", type: .apt) != nil)
         #expect(SpecGrammar.packageVersionProblem("1:2.3-4ubuntu1~20.04") == nil)
         #expect(SpecGrammar.isPythonVersion("3.10"))
