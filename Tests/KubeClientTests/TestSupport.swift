@@ -207,7 +207,7 @@ final class FakeAPIServer: @unchecked Sendable {
 }
 
 /// Polls `condition` until it holds or `timeout` passes.
-func eventually(timeout: Duration = .seconds(30), _ what: String = "condition",
+func eventually(timeout: Duration = .seconds(120), _ what: String = "condition",
                 _ condition: () async throws -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {

@@ -23,7 +23,7 @@ import Testing
         return entries.compactMap { entry -> Case? in
             let url = dir.appendingPathComponent(entry)
             var isDir: ObjCBool = false
-            FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir)
+            _ = FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir)
             let expectLine: String
             let fileForLine: String
             if isDir.boolValue {

@@ -31,31 +31,34 @@ struct CLIAgainstMotoTests {
         env["AWS_EC2_METADATA_DISABLED"] = "true"
         let environment = env
         return try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
+            // A thread of its own and output to files: no pool thread is held or needed while mir runs.
+            Thread {
                 do {
+                    let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("mir-ecr-run-\(UUID().uuidString)")
+                    try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+                    defer { try? FileManager.default.removeItem(at: scratch) }
+                    let outURL = scratch.appendingPathComponent("stdout"), errURL = scratch.appendingPathComponent("stderr")
+                    FileManager.default.createFile(atPath: outURL.path, contents: nil)
+                    FileManager.default.createFile(atPath: errURL.path, contents: nil)
+                    let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
+                    defer { try? out.close(); try? err.close() }
                     let p = Process()
                     p.executableURL = Self.binary
                     p.arguments = args
                     p.currentDirectoryURL = MotoServer.packageRoot
                     p.environment = environment
-                    let out = Pipe(), err = Pipe()
                     p.standardOutput = out
                     p.standardError = err
                     p.standardInput = FileHandle.nullDevice
                     try p.run()
-                    nonisolated(unsafe) var errData = Data()
-                    let group = DispatchGroup()
-                    group.enter()
-                    DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-                    let outData = out.fileHandleForReading.readDataToEndOfFile()
-                    group.wait()
                     p.waitUntilExit()
-                    continuation.resume(returning: Run(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                                                       stderr: String(decoding: errData, as: UTF8.self)))
+                    continuation.resume(returning: Run(status: p.terminationStatus,
+                                                       stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
+                                                       stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""))
                 } catch {
                     continuation.resume(throwing: error)
                 }
-            }
+            }.start()
         }
     }
 
