@@ -38,7 +38,7 @@ let package = Package(
         // Adapter: AWS ECR over awsJson1_1, with retries and client-side rate limiting.
         .target(name: "MirECR", dependencies: ["MirRegistry", "MirModel", "AWSSigV4", "AWSAuth", .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Logging", package: "swift-log")]),
         // Kubernetes API client: config (kubeconfig, in-cluster, exec), verbs, watch, reflector, work queue.
-        .target(name: "KubeClient", dependencies: ["MirModel", .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "Logging", package: "swift-log")]),
+        .target(name: "KubeClient", dependencies: ["MirModel", "Yams", .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "Logging", package: "swift-log")]),
         // mir's local control plane: an in-process Kubernetes-compatible API server (`mir dev`).
         .target(name: "KubeLocal", dependencies: ["MirModel", "MirBuild", "MirRegistry",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,0 +1,133 @@
+import Foundation
+
+/// A rate-limited, de-duplicating work queue with client-go / controller-runtime semantics:
+/// - an item added while queued is queued once;
+/// - an item added while being processed is queued again only after `done`, so no key is ever handed to two
+///   workers at once;
+/// - `addRateLimited` waits per the rate limiter (default: 5 ms…1000 s per item, 10 qps / burst 100 overall);
+/// - `addAfter` waits on the injected clock.
+public actor WorkQueue<Key: Hashable & Sendable> {
+    private let clock: any KubeClock
+    private var limiter: any RateLimiter<Key>
+    private var queue: [Key] = []
+    private var dirty: Set<Key> = []
+    private var processing: Set<Key> = []
+    /// The earliest pending `addAfter` deadline per key (a later request for the same key is absorbed).
+    private var waiting: [Key: Duration] = [:]
+    private var waiters: [(id: UInt64, continuation: CheckedContinuation<Key?, Never>)] = []
+    private var nextWaiterID: UInt64 = 0
+    private var delayTasks: [Task<Void, Never>] = []
+    private var shuttingDown = false
+
+    public init(clock: any KubeClock = SystemKubeClock(), rateLimiter: any RateLimiter<Key> = DefaultControllerRateLimiter<Key>()) {
+        self.clock = clock
+        self.limiter = rateLimiter
+    }
+
+    /// Items waiting to be handed out (not counting those in process or delayed).
+    public var count: Int { queue.count }
+    /// Items handed out and not yet `done`.
+    public var processingCount: Int { processing.count }
+    /// Items scheduled by `addAfter`/`addRateLimited` that are not yet due.
+    public var delayedCount: Int { waiting.count }
+    public var isShuttingDown: Bool { shuttingDown }
+
+    /// Queues `key` now.
+    public func add(_ key: Key) {
+        guard !shuttingDown, !dirty.contains(key) else { return }
+        dirty.insert(key)
+        if processing.contains(key) { return }
+        queue.append(key)
+        handOut()
+    }
+
+    /// Queues `key` after `delay` on the clock (at once when `delay` ≤ 0).
+    public func addAfter(_ key: Key, delay: Duration) {
+        guard !shuttingDown else { return }
+        if delay <= .zero { return add(key) }
+        let deadline = clock.now() + delay
+        if let existing = waiting[key], existing <= deadline { return }
+        waiting[key] = deadline
+        let clock = self.clock
+        let task = Task { [weak self] in
+            do { try await clock.sleep(until: deadline) } catch { return }
+            await self?.fire(key, deadline: deadline)
+        }
+        delayTasks.append(task)
+        delayTasks.removeAll { $0.isCancelled }
+    }
+
+    /// Queues `key` after the rate limiter's delay for it (use after a failed reconcile).
+    public func addRateLimited(_ key: Key) {
+        let delay = limiter.when(key, now: clock.now())
+        addAfter(key, delay: delay)
+    }
+
+    /// Clears the item's failure history (after a successful reconcile).
+    public func forget(_ key: Key) { limiter.forget(key) }
+
+    /// How many times `key` was rate-limited since the last `forget`.
+    public func numRequeues(_ key: Key) -> Int { limiter.numRequeues(key) }
+
+    /// The next item to process; waits while the queue is empty. Returns nil once the queue shuts down (or the
+    /// calling task is cancelled). Call `done` when finished with the item.
+    public func get() async -> Key? {
+        if let key = takeNext() { return key }
+        if shuttingDown || Task.isCancelled { return nil }
+        nextWaiterID += 1
+        let id = nextWaiterID
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                waiters.append((id, continuation))
+                handOut()
+            }
+        } onCancel: {
+            Task { await self.cancelWaiter(id) }
+        }
+    }
+
+    /// Marks `key` as processed; if it was added meanwhile, it is queued again.
+    public func done(_ key: Key) {
+        processing.remove(key)
+        if dirty.contains(key) {
+            queue.append(key)
+            handOut()
+        }
+    }
+
+    /// Stops handing out items: waiting `get` calls return nil and delayed adds are dropped.
+    public func shutDown() {
+        shuttingDown = true
+        for task in delayTasks { task.cancel() }
+        delayTasks = []
+        waiting = [:]
+        let pending = waiters
+        waiters = []
+        for waiter in pending { waiter.continuation.resume(returning: nil) }
+    }
+
+    private func fire(_ key: Key, deadline: Duration) {
+        guard waiting[key] == deadline else { return }
+        waiting[key] = nil
+        add(key)
+    }
+
+    private func takeNext() -> Key? {
+        guard !queue.isEmpty else { return nil }
+        let key = queue.removeFirst()
+        processing.insert(key)
+        dirty.remove(key)
+        return key
+    }
+
+    private func handOut() {
+        while !waiters.isEmpty, let key = takeNext() {
+            waiters.removeFirst().continuation.resume(returning: key)
+        }
+    }
+
+    private func cancelWaiter(_ id: UInt64) {
+        guard let index = waiters.firstIndex(where: { $0.id == id }) else { return }
+        waiters.remove(at: index).continuation.resume(returning: nil)
+    }
+}
