@@ -1,1 +1,238 @@
-// Local control plane (see issue 4).
+// Local control plane (see issue 4): an in-process, Kubernetes-compatible API server for `mir dev` and tests.
+import Foundation
+import Logging
+import MirBuild
+import MirModel
+import MirRegistry
+import NIOCore
+import NIOPosix
+import NIOSSL
+
+/// How to run the local control plane.
+public struct ControlPlaneConfiguration: Sendable {
+    /// Where certificates, the token and the durable snapshot live. nil keeps everything in memory
+    /// (certificates are still generated, for HTTPS).
+    public var stateDirectory: URL?
+    /// HTTPS port on 127.0.0.1; 0 picks a free one.
+    public var port: Int
+    /// Also serve plain HTTP (for tests) on this port; 0 picks a free one; nil disables it.
+    public var insecurePort: Int?
+    /// The bearer token; nil reuses the state directory's token or generates one.
+    public var token: String?
+    /// Whether the plain-HTTP listener demands the token too.
+    public var insecureRequiresToken: Bool
+    /// The builder the simulated job runner runs Jobs with; nil disables the job runner.
+    public var builder: (any ImageBuilder)?
+    public var jobRunner: JobRunnerConfiguration
+    /// Where `start` writes a kubeconfig; nil writes none.
+    public var kubeconfigPath: URL?
+    /// How many changes the watch history keeps (older resourceVersions get 410 Expired).
+    public var watchHistoryLimit: Int
+    /// How often watches that allow bookmarks get one.
+    public var bookmarkInterval: Duration
+
+    public init(stateDirectory: URL? = nil, port: Int = 0, insecurePort: Int? = nil, token: String? = nil,
+                insecureRequiresToken: Bool = false, builder: (any ImageBuilder)? = nil,
+                jobRunner: JobRunnerConfiguration = JobRunnerConfiguration(), kubeconfigPath: URL? = nil,
+                watchHistoryLimit: Int = 5000, bookmarkInterval: Duration = .seconds(30)) {
+        self.stateDirectory = stateDirectory
+        self.port = port
+        self.insecurePort = insecurePort
+        self.token = token
+        self.insecureRequiresToken = insecureRequiresToken
+        self.builder = builder
+        self.jobRunner = jobRunner
+        self.kubeconfigPath = kubeconfigPath
+        self.watchHistoryLimit = watchHistoryLimit
+        self.bookmarkInterval = bookmarkInterval
+    }
+}
+
+/// Errors of the local control plane, naming the operation.
+public enum ControlPlaneError: Error, CustomStringConvertible, Sendable {
+    case startFailed(String)
+    case applyFailed(String)
+    case kubeconfigWriteFailed(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .startFailed(let r): return "starting the local control plane failed: \(r)"
+        case .applyFailed(let r): return "applying a manifest to the local control plane failed: \(r)"
+        case .kubeconfigWriteFailed(let p, let r): return "writing the kubeconfig \(p) failed: \(r)"
+        }
+    }
+}
+
+/// mir's local control plane: an in-process API server that the real `kubectl` (v1.32) works against.
+public struct LocalControlPlane: Sendable {
+    public init() {}
+
+    /// Starts the server (HTTPS with a generated CA, and optionally plain HTTP), the simulated job runner,
+    /// and writes the kubeconfig when configured.
+    public func start(_ configuration: ControlPlaneConfiguration) async throws -> RunningControlPlane {
+        var logger = Logger(label: "mir.kubelocal")
+        logger.logLevel = .info
+        let fm = FileManager.default
+        if let dir = configuration.stateDirectory { try fm.createDirectory(at: dir, withIntermediateDirectories: true) }
+        let certificates: ServingCertificates
+        do {
+            certificates = try configuration.stateDirectory.map { try ServingCertificates.loadOrCreate(in: $0) } ?? ServingCertificates.generate()
+        } catch {
+            throw ControlPlaneError.startFailed("generating certificates: \(error)")
+        }
+        let token = try configuration.token ?? Self.loadOrCreateToken(configuration.stateDirectory)
+        let state = ClusterState(historyLimit: configuration.watchHistoryLimit,
+                                 snapshotURL: configuration.stateDirectory?.appendingPathComponent("snapshot.json"))
+        do { try await state.bootstrap() } catch { throw ControlPlaneError.startFailed("loading the snapshot: \(error)") }
+
+        let tls: NIOSSLContext
+        do {
+            let serverConfig = TLSConfiguration.makeServerConfiguration(
+                certificateChain: [.certificate(try NIOSSLCertificate(bytes: Array(certificates.certificatePEM.utf8), format: .pem))],
+                privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(certificates.privateKeyPEM.utf8), format: .pem)))
+            tls = try NIOSSLContext(configuration: serverConfig)
+        } catch {
+            throw ControlPlaneError.startFailed("loading the serving certificate: \(error)")
+        }
+        let group = MultiThreadedEventLoopGroup.singleton
+        let secureHandler = APIHandler(state: state, token: token, bookmarkInterval: configuration.bookmarkInterval)
+        let secure = try await HTTPServer(host: "127.0.0.1", port: configuration.port, tls: tls, group: group,
+                                          handler: secureHandler, logger: logger)
+        var insecure: HTTPServer?
+        if let port = configuration.insecurePort {
+            let handler = APIHandler(state: state, token: configuration.insecureRequiresToken ? token : nil,
+                                     bookmarkInterval: configuration.bookmarkInterval)
+            insecure = try await HTTPServer(host: "127.0.0.1", port: port, tls: nil, group: group, handler: handler, logger: logger)
+        }
+        var runner: JobRunner?
+        if let builder = configuration.builder {
+            let r = JobRunner(state: state, builder: builder, configuration: configuration.jobRunner)
+            try await r.start()
+            runner = r
+        }
+        let running = RunningControlPlane(
+            url: URL(string: "https://127.0.0.1:\(secure.port)")!,
+            insecureURL: insecure.map { URL(string: "http://127.0.0.1:\($0.port)")! },
+            token: token, caCertificatePEM: certificates.caCertificatePEM, kubeconfigPath: configuration.kubeconfigPath,
+            state: state, servers: [secure] + (insecure.map { [$0] } ?? []), runner: runner)
+        if let path = configuration.kubeconfigPath { try running.writeKubeconfig(to: path) }
+        logger.info("local control plane serving on \(running.url)")
+        return running
+    }
+
+    private static func loadOrCreateToken(_ directory: URL?) throws -> String {
+        let file = directory?.appendingPathComponent("token")
+        if let file, let text = try? String(contentsOf: file, encoding: .utf8) {
+            let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            if !trimmed.isEmpty { return trimmed }
+        }
+        var generator = SystemRandomNumberGenerator()
+        let token = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        if let file {
+            try Data(token.utf8).write(to: file)
+            try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file.path)
+        }
+        return token
+    }
+}
+
+/// A running local control plane.
+public final class RunningControlPlane: Sendable {
+    /// The HTTPS endpoint (`https://127.0.0.1:PORT`).
+    public let url: URL
+    /// The plain-HTTP endpoint, when configured.
+    public let insecureURL: URL?
+    /// The bearer token clients must send.
+    public let token: String
+    /// The CA that signed the serving certificate (PEM).
+    public let caCertificatePEM: String
+    /// Where `start` wrote the kubeconfig, if anywhere.
+    public let kubeconfigPath: URL?
+    let state: ClusterState
+    private let servers: [HTTPServer]
+    private let runner: JobRunner?
+
+    init(url: URL, insecureURL: URL?, token: String, caCertificatePEM: String, kubeconfigPath: URL?, state: ClusterState,
+         servers: [HTTPServer], runner: JobRunner?) {
+        self.url = url
+        self.insecureURL = insecureURL
+        self.token = token
+        self.caCertificatePEM = caCertificatePEM
+        self.kubeconfigPath = kubeconfigPath
+        self.state = state
+        self.servers = servers
+        self.runner = runner
+    }
+
+    /// Stops the job runner, ends every watch, closes the listeners and writes the final snapshot.
+    public func shutdown() async {
+        await runner?.stop()
+        await state.endAllWatches()
+        for server in servers { await server.shutdown() }
+        await state.writeSnapshot()
+    }
+
+    /// The kubeconfig text for this control plane (context `mir-dev`, the CA inline, the bearer token).
+    public func kubeconfig() -> String {
+        let ca = Data(caCertificatePEM.utf8).base64EncodedString()
+        return """
+        apiVersion: v1
+        kind: Config
+        clusters:
+        - name: mir-dev
+          cluster:
+            server: \(url.absoluteString)
+            certificate-authority-data: \(ca)
+        users:
+        - name: mir-dev
+          user:
+            token: \(token)
+        contexts:
+        - name: mir-dev
+          context:
+            cluster: mir-dev
+            user: mir-dev
+            namespace: default
+        current-context: mir-dev
+
+        """
+    }
+
+    /// Writes the kubeconfig (mode 0600), creating parent directories.
+    public func writeKubeconfig(to path: URL) throws {
+        do {
+            try FileManager.default.createDirectory(at: path.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(kubeconfig().utf8).write(to: path, options: .atomic)
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path.path)
+        } catch {
+            throw ControlPlaneError.kubeconfigWriteFailed(path: path.path, reason: "\(error)")
+        }
+    }
+
+    /// Creates or replaces every object of a YAML stream (as `kubectl apply` would, without the 3-way diff).
+    /// Returns `kind/name` of each applied object.
+    @discardableResult
+    public func apply(yaml: String) async throws -> [String] {
+        let documents: [JSONValue]
+        do { documents = try JSONValue.yamlDocuments(yaml) } catch { throw ControlPlaneError.applyFailed("invalid YAML: \(error)") }
+        var applied: [String] = []
+        for document in documents where document != .null {
+            guard let apiVersion = document["apiVersion"]?.stringValue, let kind = document["kind"]?.stringValue,
+                  let name = document["metadata"]?["name"]?.stringValue else {
+                throw ControlPlaneError.applyFailed("a document lacks apiVersion, kind or metadata.name")
+            }
+            guard let info = await state.resource(apiVersion: apiVersion, kind: kind) else {
+                throw ControlPlaneError.applyFailed("no resource serves \(kind) in \(apiVersion)")
+            }
+            let namespace = info.namespaced ? (document["metadata"]?["namespace"]?.stringValue ?? "default") : nil
+            do {
+                _ = try await state.patch(info, namespace: namespace, name: name, type: .apply, patch: document, subresource: nil,
+                                          options: WriteOptions(fieldValidation: "Strict", fieldManager: "mir"))
+            } catch let error as APIError {
+                throw ControlPlaneError.applyFailed(error.message)
+            }
+            applied.append("\(info.plural).\(info.group)/\(name)")
+        }
+        return applied
+    }
+}

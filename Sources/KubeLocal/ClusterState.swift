@@ -1,0 +1,625 @@
+import Foundation
+import MirModel
+
+/// One change to a stored object, as watchers see it.
+struct WatchEvent: Sendable {
+    var type: String
+    var object: JSONValue
+    /// The object before a MODIFIED change (for selector transitions).
+    var previous: JSONValue?
+    var resourceVersion: Int
+    var resourceKey: String
+}
+
+/// What a watch stream receives.
+enum WatchSignal: Sendable {
+    case event(WatchEvent)
+    case bookmark
+    case end
+}
+
+/// Options shared by every write.
+struct WriteOptions: Sendable {
+    var dryRun = false
+    /// `Strict`, `Warn` or `Ignore`.
+    var fieldValidation = "Warn"
+    var fieldManager: String? = nil
+    var force = false
+}
+
+struct WriteResult: Sendable {
+    var object: JSONValue
+    var created = false
+    var warnings: [String] = []
+}
+
+struct DeleteRequest: Sendable {
+    var propagationPolicy: String? = nil
+    var preconditionUID: String? = nil
+    var preconditionResourceVersion: String? = nil
+    var dryRun = false
+}
+
+/// The object store and the API semantics on top of it: one actor, so every verb is atomic.
+/// Keeps a global resourceVersion counter, per-resource maps, a bounded event history for watches, the watchers,
+/// the resource registry (built-in kinds + CRD-registered kinds) and the garbage collector.
+actor ClusterState {
+    private(set) var registry = ResourceRegistry()
+    private var objects: [String: [String: JSONValue]] = [:]
+    private var resourceVersion = 0
+    private var history: [WatchEvent] = []
+    private let historyLimit: Int
+    /// Events at or below this resourceVersion are no longer in `history`.
+    private var compactedResourceVersion = 0
+    private var watchers: [UUID: (key: String, continuation: AsyncStream<WatchSignal>.Continuation)] = [:]
+    private let snapshotURL: URL?
+    private var snapshotScheduled = false
+    private let clock: @Sendable () -> Date
+
+    init(historyLimit: Int = 5000, snapshotURL: URL? = nil, clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.historyLimit = historyLimit
+        self.snapshotURL = snapshotURL
+        self.clock = clock
+    }
+
+    var currentResourceVersion: Int { resourceVersion }
+
+    func resource(group: String, version: String, plural: String) -> ResourceInfo? {
+        registry.find(group: group, version: version, plural: plural)
+    }
+
+    func resource(apiVersion: String, kind: String) -> ResourceInfo? { registry.find(apiVersion: apiVersion, kind: kind) }
+
+    // MARK: Startup and persistence
+
+    /// Loads the snapshot (if any) and makes sure the default namespaces exist.
+    func bootstrap() throws {
+        if let snapshotURL, let data = try? Data(contentsOf: snapshotURL) {
+            let snapshot = try JSONValue.decode(data)
+            resourceVersion = snapshot["resourceVersion"]?.intValue ?? 0
+            compactedResourceVersion = resourceVersion
+            for (key, items) in snapshot["objects"]?.objectValue ?? [:] {
+                var map: [String: JSONValue] = [:]
+                for item in items.arrayValue ?? [] { map[storageKey(item)] = item }
+                objects[key] = map
+            }
+            for crd in objects[BuiltinResources.crds.key]?.values.map({ $0 }) ?? [] {
+                registry.register(ResourceRegistry.resources(fromCRD: crd))
+            }
+        }
+        for namespace in ["default", "kube-system", "kube-public", "kube-node-lease"]
+        where objects[BuiltinResources.namespaces.key]?[namespace] == nil {
+            _ = try create(BuiltinResources.namespaces, namespace: nil,
+                           body: .object(["apiVersion": .string("v1"), "kind": .string("Namespace"),
+                                          "metadata": .object(["name": .string(namespace)])]), options: WriteOptions())
+        }
+    }
+
+    private func scheduleSnapshot() {
+        guard snapshotURL != nil, !snapshotScheduled else { return }
+        snapshotScheduled = true
+        Task {
+            try? await Task.sleep(for: .milliseconds(200))
+            self.writeSnapshot()
+        }
+    }
+
+    /// Writes the durable snapshot now.
+    func writeSnapshot() {
+        snapshotScheduled = false
+        guard let snapshotURL else { return }
+        var all: [String: JSONValue] = [:]
+        for (key, map) in objects { all[key] = .array(map.keys.sorted().map { map[$0]! }) }
+        let snapshot = JSONValue.object(["resourceVersion": .number(Double(resourceVersion)), "objects": .object(all)])
+        try? FileManager.default.createDirectory(at: snapshotURL.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try? snapshot.jsonData.write(to: snapshotURL, options: .atomic)
+    }
+
+    // MARK: Reads
+
+    private func storageKey(_ object: JSONValue) -> String {
+        "\(object["metadata"]?["namespace"]?.stringValue ?? "")/\(object["metadata"]?["name"]?.stringValue ?? "")"
+    }
+
+    private func storageKey(_ namespace: String?, _ name: String) -> String { "\(namespace ?? "")/\(name)" }
+
+    func get(_ info: ResourceInfo, namespace: String?, name: String) throws -> JSONValue {
+        guard let object = objects[info.key]?[storageKey(namespace, name)] else { throw APIError.notFound(info, name) }
+        return withTypeMeta(info, object)
+    }
+
+    /// The objects of a resource (in one namespace or all), sorted by namespace/name, and the list resourceVersion.
+    func list(_ info: ResourceInfo, namespace: String?) -> (items: [(key: String, object: JSONValue)], resourceVersion: Int) {
+        let map = objects[info.key] ?? [:]
+        let keys = map.keys.sorted().filter { namespace == nil || $0.hasPrefix("\(namespace!)/") }
+        return (keys.map { ($0, withTypeMeta(info, map[$0]!)) }, resourceVersion)
+    }
+
+    /// True when a list/continue at `resourceVersion` can no longer be served consistently.
+    func isCompacted(_ rv: Int) -> Bool { rv < compactedResourceVersion }
+
+    private func withTypeMeta(_ info: ResourceInfo, _ object: JSONValue) -> JSONValue {
+        var o = object
+        o.set(["apiVersion"], .string(info.apiVersion))
+        o.set(["kind"], .string(info.kind))
+        return o
+    }
+
+    // MARK: Watch
+
+    /// Registers a watcher. With `fromResourceVersion` nil or 0 the caller first gets the current objects
+    /// (synthetic ADDED); otherwise the retained history after that version is replayed into the stream.
+    func watch(_ info: ResourceInfo, fromResourceVersion: Int?) throws
+        -> (id: UUID, stream: AsyncStream<WatchSignal>, initial: [JSONValue]) {
+        let (stream, continuation) = AsyncStream<WatchSignal>.makeStream()
+        let id = UUID()
+        var initial: [JSONValue] = []
+        if let from = fromResourceVersion, from > 0 {
+            if from < compactedResourceVersion {
+                throw APIError.expired("too old resource version: \(from) (\(compactedResourceVersion + 1))")
+            }
+            for event in history where event.resourceKey == info.key && event.resourceVersion > from {
+                continuation.yield(.event(event))
+            }
+        } else {
+            initial = list(info, namespace: nil).items.map(\.object)
+        }
+        watchers[id] = (info.key, continuation)
+        return (id, stream, initial)
+    }
+
+    func signal(_ id: UUID, _ signal: WatchSignal) { watchers[id]?.continuation.yield(signal) }
+
+    func stopWatch(_ id: UUID) {
+        watchers[id]?.continuation.finish()
+        watchers[id] = nil
+    }
+
+    /// Ends every watch (shutdown).
+    func endAllWatches() {
+        for (_, w) in watchers { w.continuation.yield(.end); w.continuation.finish() }
+        watchers = [:]
+    }
+
+    // MARK: Commit
+
+    @discardableResult
+    private func commit(_ info: ResourceInfo, _ type: String, _ object: JSONValue, previous: JSONValue?) -> JSONValue {
+        resourceVersion += 1
+        var stored = object
+        stored.set(["metadata", "resourceVersion"], .string(String(resourceVersion)))
+        stored = withTypeMeta(info, stored)
+        let key = storageKey(stored)
+        if type == "DELETED" {
+            objects[info.key]?[key] = nil
+        } else {
+            objects[info.key, default: [:]][key] = stored
+        }
+        let event = WatchEvent(type: type, object: stored, previous: previous, resourceVersion: resourceVersion, resourceKey: info.key)
+        history.append(event)
+        if history.count > historyLimit {
+            let dropped = history.count - historyLimit
+            compactedResourceVersion = history[dropped - 1].resourceVersion
+            history.removeFirst(dropped)
+        }
+        for (_, w) in watchers where w.key == info.key { w.continuation.yield(.event(event)) }
+        scheduleSnapshot()
+        return stored
+    }
+
+    // MARK: Create
+
+    func create(_ info: ResourceInfo, namespace: String?, body: JSONValue, options: WriteOptions) throws -> WriteResult {
+        guard case .object = body else { throw APIError.badRequest("the body of the request was not a JSON object") }
+        var object = body
+        let meta = object["metadata"] ?? .object([:])
+        if info.namespaced {
+            let ns = namespace ?? meta["namespace"]?.stringValue ?? "default"
+            if let bodyNamespace = meta["namespace"]?.stringValue, !bodyNamespace.isEmpty, bodyNamespace != ns {
+                throw APIError.badRequest("the namespace of the provided object does not match the namespace sent on the request")
+            }
+            guard objects[BuiltinResources.namespaces.key]?[storageKey(nil, ns)] != nil else { throw APIError.namespaceNotFound(ns) }
+            object.set(["metadata", "namespace"], .string(ns))
+        } else {
+            object.set(["metadata", "namespace"], nil)
+        }
+        if let rv = meta["resourceVersion"]?.stringValue, !rv.isEmpty {
+            throw APIError.badRequest("resourceVersion should not be set on objects to be created")
+        }
+        var name = meta["name"]?.stringValue ?? ""
+        if name.isEmpty {
+            guard let prefix = meta["generateName"]?.stringValue, !prefix.isEmpty else {
+                throw APIError.invalid(info, "", [.required("metadata.name", "Required value: name or generateName is required")])
+            }
+            var attempt = 0
+            repeat {
+                name = Self.generateName(prefix)
+                attempt += 1
+            } while objects[info.key]?[storageKey(object["metadata"]?["namespace"]?.stringValue, name)] != nil && attempt < 8
+            object.set(["metadata", "name"], .string(name))
+        }
+        try validateName(info, name)
+        if objects[info.key]?[storageKey(object["metadata"]?["namespace"]?.stringValue, name)] != nil {
+            throw APIError.alreadyExists(info, name)
+        }
+        if info.hasStatus { object.set(["status"], nil) }
+        var warnings: [String] = []
+        if info.isCustom { object = try validateCustom(info, object, old: nil, options: options, warnings: &warnings) }
+        if info.key == BuiltinResources.crds.key { object = try prepareCRD(object) }
+        if info.key == BuiltinResources.namespaces.key { object.set(["status"], .object(["phase": .string("Active")])) }
+        if info.key == BuiltinResources.jobs.key { object = Self.defaultJob(object) }
+        object.set(["metadata", "uid"], .string(UUID().uuidString.lowercased()))
+        object.set(["metadata", "creationTimestamp"], .string(KubeTime.format(clock())))
+        object.set(["metadata", "generation"], .number(1))
+        object.set(["metadata", "managedFields"], nil)
+        object.set(["metadata", "deletionTimestamp"], nil)
+        object = withTypeMeta(info, object)
+        if options.dryRun { return WriteResult(object: object, created: true, warnings: warnings) }
+        let stored = commit(info, "ADDED", object, previous: nil)
+        if info.key == BuiltinResources.crds.key { registry.register(ResourceRegistry.resources(fromCRD: stored)) }
+        return WriteResult(object: stored, created: true, warnings: warnings)
+    }
+
+    static func generateName(_ prefix: String) -> String {
+        let alphabet = Array("bcdfghjklmnpqrstvwxz2456789")
+        return String(prefix.prefix(58)) + String((0..<5).map { _ in alphabet.randomElement()! })
+    }
+
+    private func validateName(_ info: ResourceInfo, _ name: String) throws {
+        let label = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+        if info.key == BuiltinResources.namespaces.key {
+            if name.count > 63 || name.range(of: "^\(label)$", options: .regularExpression) == nil {
+                throw APIError.invalid(info, name, [.invalidValue("metadata.name", .string(name),
+                    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '\(label)')")])
+            }
+            return
+        }
+        let subdomain = "\(label)(\\.\(label))*"
+        if name.count > 253 || name.range(of: "^\(subdomain)$", options: .regularExpression) == nil {
+            throw APIError.invalid(info, name, [.invalidValue("metadata.name", .string(name),
+                "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '\(subdomain)')")])
+        }
+    }
+
+    private func validateCustom(_ info: ResourceInfo, _ object: JSONValue, old: JSONValue?, options: WriteOptions,
+                                warnings: inout [String]) throws -> JSONValue {
+        guard let schema = info.schema else { return object }
+        let outcome = SchemaValidator(schema: schema).validate(object, old: old)
+        let name = object["metadata"]?["name"]?.stringValue ?? ""
+        if !outcome.unknownFields.isEmpty {
+            switch options.fieldValidation {
+            case "Strict":
+                let list = outcome.unknownFields.map { "unknown field \"\($0)\"" }.joined(separator: ", ")
+                throw APIError.badRequest("\(info.kind) in version \"\(info.version)\" cannot be handled as a \(info.kind): strict decoding error: \(list)")
+            case "Warn":
+                warnings += outcome.unknownFields.map { "unknown field \"\($0)\"" }
+            default: break
+            }
+        }
+        warnings += outcome.unevaluatedRules.map { "validation rule not evaluated by mir's local control plane: \($0)" }
+        if !outcome.causes.isEmpty { throw APIError.invalid(info, name, outcome.causes) }
+        return outcome.object
+    }
+
+    private func prepareCRD(_ crd: JSONValue) throws -> JSONValue {
+        var object = crd
+        let info = BuiltinResources.crds
+        let name = crd["metadata"]?["name"]?.stringValue ?? ""
+        guard let group = crd["spec"]?["group"]?.stringValue, let plural = crd["spec"]?["names"]?["plural"]?.stringValue,
+              let kind = crd["spec"]?["names"]?["kind"]?.stringValue else {
+            throw APIError.invalid(info, name, [.required("spec.names", "Required value")])
+        }
+        guard name == "\(plural).\(group)" else {
+            throw APIError.invalid(info, name, [.invalidValue("metadata.name", .string(name), "must be spec.names.plural+\".\"+spec.group")])
+        }
+        let versions = crd["spec"]?["versions"]?.arrayValue ?? []
+        if versions.filter({ $0["storage"]?.boolValue == true }).count != 1 {
+            throw APIError.invalid(info, name, [.invalidValue("spec.versions", .array(versions), "must have exactly one version marked as storage version")])
+        }
+        if crd["spec"]?["names"]?["singular"] == nil { object.set(["spec", "names", "singular"], .string(kind.lowercased())) }
+        if crd["spec"]?["names"]?["listKind"] == nil { object.set(["spec", "names", "listKind"], .string("\(kind)List")) }
+        let now = JSONValue.string(KubeTime.format(clock()))
+        let storage = versions.first { $0["storage"]?.boolValue == true }?["name"] ?? .null
+        object.set(["status"], .object([
+            "conditions": .array([
+                .object(["type": .string("NamesAccepted"), "status": .string("True"), "reason": .string("NoConflicts"),
+                         "message": .string("no conflicts found"), "lastTransitionTime": now]),
+                .object(["type": .string("Established"), "status": .string("True"), "reason": .string("InitialNamesAccepted"),
+                         "message": .string("the initial names have been accepted"), "lastTransitionTime": now]),
+            ]),
+            "acceptedNames": object["spec"]?["names"] ?? .object([:]),
+            "storedVersions": .array([storage]),
+        ]))
+        return object
+    }
+
+    private static func defaultJob(_ job: JSONValue) -> JSONValue {
+        var j = job
+        if j["spec"]?["backoffLimit"] == nil { j.set(["spec", "backoffLimit"], .number(6)) }
+        if j["spec"]?["completions"] == nil { j.set(["spec", "completions"], .number(1)) }
+        if j["spec"]?["parallelism"] == nil { j.set(["spec", "parallelism"], .number(1)) }
+        return j
+    }
+
+    // MARK: Update
+
+    func update(_ info: ResourceInfo, namespace: String?, name: String, body: JSONValue, subresource: String?,
+                options: WriteOptions) throws -> WriteResult {
+        guard case .object = body else { throw APIError.badRequest("the body of the request was not a JSON object") }
+        if let bodyName = body["metadata"]?["name"]?.stringValue, bodyName != name {
+            throw APIError.badRequest("the name of the object (\(bodyName)) does not match the name on the URL (\(name))")
+        }
+        guard let existing = objects[info.key]?[storageKey(info.namespaced ? namespace : nil, name)] else {
+            throw APIError.notFound(info, name)
+        }
+        let rv = body["metadata"]?["resourceVersion"]?.stringValue ?? ""
+        if rv.isEmpty {
+            if info.isCustom {
+                throw APIError.invalid(info, name, [.invalidValue("metadata.resourceVersion", .number(0), "must be specified for an update")])
+            }
+        } else if rv != existing["metadata"]?["resourceVersion"]?.stringValue {
+            throw APIError.conflict(info, name)
+        }
+        return try replace(info, existing: existing, candidate: body, subresource: subresource, options: options)
+    }
+
+    /// Stores `candidate` over `existing` with the server's rules for metadata, status and generation.
+    private func replace(_ info: ResourceInfo, existing: JSONValue, candidate: JSONValue, subresource: String?,
+                         options: WriteOptions) throws -> WriteResult {
+        let name = existing["metadata"]?["name"]?.stringValue ?? ""
+        var object: JSONValue
+        if subresource == "status" {
+            object = existing
+            object.set(["status"], candidate["status"])
+        } else {
+            object = candidate
+            if info.hasStatus { object.set(["status"], existing["status"]) }
+            for key in ["uid", "creationTimestamp", "namespace", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "name"] {
+                object.set(["metadata", key], existing["metadata"]?[key])
+            }
+            object.set(["metadata", "managedFields"], nil)
+        }
+        object = withTypeMeta(info, object)
+        var warnings: [String] = []
+        if info.isCustom { object = try validateCustom(info, object, old: existing, options: options, warnings: &warnings) }
+        if existing["metadata"]?["deletionTimestamp"] != nil {
+            let old = Set(existing["metadata"]?["finalizers"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+            let new = object["metadata"]?["finalizers"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            if new.contains(where: { !old.contains($0) }) {
+                throw APIError.invalid(info, name, [.init(reason: "FieldValueForbidden",
+                    message: "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{\(new.filter { !old.contains($0) }.map { "\"\($0)\"" }.joined(separator: ", "))}",
+                    field: "metadata.finalizers")])
+            }
+        }
+        if info.key == BuiltinResources.crds.key && subresource == nil {
+            object = try prepareCRD(object)
+        }
+        func body(_ o: JSONValue) -> JSONValue {
+            var b = o
+            b.set(["metadata"], nil)
+            b.set(["status"], nil)
+            return b
+        }
+        if body(object) != body(existing) {
+            object.set(["metadata", "generation"], .number(Double((existing["metadata"]?["generation"]?.intValue ?? 0) + 1)))
+        }
+        var comparable = object
+        comparable.set(["metadata", "resourceVersion"], existing["metadata"]?["resourceVersion"])
+        if comparable == withTypeMeta(info, existing) {
+            return WriteResult(object: withTypeMeta(info, existing), warnings: warnings)
+        }
+        if options.dryRun { return WriteResult(object: object, warnings: warnings) }
+        let stored = commit(info, "MODIFIED", object, previous: existing)
+        if info.key == BuiltinResources.crds.key { registry.register(ResourceRegistry.resources(fromCRD: stored)) }
+        if stored["metadata"]?["deletionTimestamp"] != nil && (stored["metadata"]?["finalizers"]?.arrayValue ?? []).isEmpty {
+            remove(info, stored)
+        }
+        return WriteResult(object: stored, warnings: warnings)
+    }
+
+    // MARK: Patch
+
+    enum PatchType: Sendable { case json, merge, strategic, apply }
+
+    func patch(_ info: ResourceInfo, namespace: String?, name: String, type: PatchType, patch: JSONValue,
+               subresource: String?, options: WriteOptions) throws -> WriteResult {
+        let ns = info.namespaced ? namespace : nil
+        guard let existing = objects[info.key]?[storageKey(ns, name)] else {
+            if type == .apply {
+                var body = patch
+                body.set(["metadata", "name"], .string(name))
+                return try create(info, namespace: ns, body: body, options: options)
+            }
+            throw APIError.notFound(info, name)
+        }
+        let current = withTypeMeta(info, existing)
+        var patched: JSONValue
+        switch type {
+        case .merge: patched = Patching.mergePatch(current, patch)
+        case .strategic: patched = Patching.strategicMergePatch(current, patch)
+        case .json:
+            do { patched = try Patching.jsonPatch(current, patch) } catch let error as Patching.JSONPatchError {
+                throw APIError(code: 422, reason: "Invalid", message: error.message)
+            }
+        case .apply:
+            var applied = patch
+            for key in ["resourceVersion", "uid", "creationTimestamp", "managedFields", "generation"] { applied.set(["metadata", key], nil) }
+            patched = Patching.applyMerge(current, applied)
+        }
+        if let rv = patch["metadata"]?["resourceVersion"]?.stringValue, type != .apply,
+           rv != existing["metadata"]?["resourceVersion"]?.stringValue {
+            throw APIError.conflict(info, name)
+        }
+        if let patchedName = patched["metadata"]?["name"]?.stringValue, patchedName != name {
+            throw APIError.badRequest("the name of the object (\(patchedName)) does not match the name on the URL (\(name))")
+        }
+        patched.set(["metadata", "resourceVersion"], existing["metadata"]?["resourceVersion"])
+        return try replace(info, existing: existing, candidate: patched, subresource: subresource, options: options)
+    }
+
+    // MARK: Delete and garbage collection
+
+    /// Deletes an object. Returns the object and whether it is gone (false while finalizers hold it).
+    func delete(_ info: ResourceInfo, namespace: String?, name: String, request: DeleteRequest) throws -> (object: JSONValue, removed: Bool) {
+        guard let existing = objects[info.key]?[storageKey(info.namespaced ? namespace : nil, name)] else {
+            throw APIError.notFound(info, name)
+        }
+        if let uid = request.preconditionUID, uid != existing["metadata"]?["uid"]?.stringValue {
+            var e = APIError.conflict(info, name)
+            e.message = "Operation cannot be fulfilled on \(info.qualifiedName) \"\(name)\": Precondition failed: UID in precondition: \(uid), UID in object meta: \(existing["metadata"]?["uid"]?.stringValue ?? "")"
+            throw e
+        }
+        if let rv = request.preconditionResourceVersion, rv != existing["metadata"]?["resourceVersion"]?.stringValue {
+            var e = APIError.conflict(info, name)
+            e.message = "Operation cannot be fulfilled on \(info.qualifiedName) \"\(name)\": Precondition failed: ResourceVersion in precondition: \(rv), ResourceVersion in object meta: \(existing["metadata"]?["resourceVersion"]?.stringValue ?? "")"
+            throw e
+        }
+        if request.dryRun { return (withTypeMeta(info, existing), false) }
+        let policy = request.propagationPolicy ?? (info.key == BuiltinResources.jobs.key ? "Orphan" : "Background")
+        return deleteObject(info, existing, policy: policy)
+    }
+
+    private func deleteObject(_ info: ResourceInfo, _ existing: JSONValue, policy: String) -> (object: JSONValue, removed: Bool) {
+        let uid = existing["metadata"]?["uid"]?.stringValue ?? ""
+        if policy == "Orphan" { orphanDependents(of: uid) }
+        var finalizers = existing["metadata"]?["finalizers"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        if policy == "Foreground" && !dependents(of: uid).isEmpty && !finalizers.contains("foregroundDeletion") {
+            finalizers.append("foregroundDeletion")
+        }
+        if finalizers.isEmpty {
+            remove(info, existing)
+            return (withTypeMeta(info, existing), true)
+        }
+        var current = existing
+        if existing["metadata"]?["deletionTimestamp"] == nil || finalizers != (existing["metadata"]?["finalizers"]?.arrayValue?.compactMap(\.stringValue) ?? []) {
+            var marked = existing
+            if existing["metadata"]?["deletionTimestamp"] == nil {
+                marked.set(["metadata", "deletionTimestamp"], .string(KubeTime.format(clock())))
+                marked.set(["metadata", "deletionGracePeriodSeconds"], .number(0))
+                marked.set(["metadata", "generation"], .number(Double((existing["metadata"]?["generation"]?.intValue ?? 0) + 1)))
+            }
+            marked.set(["metadata", "finalizers"], .array(finalizers.map { .string($0) }))
+            current = commit(info, "MODIFIED", marked, previous: existing)
+        }
+        if finalizers.contains("foregroundDeletion") { processForeground(info, current) }
+        let latest = objects[info.key]?[storageKey(current)]
+        return (latest.map { withTypeMeta(info, $0) } ?? withTypeMeta(info, current), latest == nil)
+    }
+
+    /// Removes an object for good and lets the garbage collector react.
+    private func remove(_ info: ResourceInfo, _ object: JSONValue) {
+        guard objects[info.key]?[storageKey(object)] != nil else { return }
+        commit(info, "DELETED", object, previous: nil)
+        let name = object["metadata"]?["name"]?.stringValue ?? ""
+        if info.key == BuiltinResources.namespaces.key {
+            for r in registry.resources where r.namespaced {
+                for (_, o) in objects[r.key] ?? [:] where o["metadata"]?["namespace"]?.stringValue == name { remove(r, o) }
+            }
+        }
+        if info.key == BuiltinResources.crds.key, let group = object["spec"]?["group"]?.stringValue,
+           let plural = object["spec"]?["names"]?["plural"]?.stringValue {
+            if let served = registry.resources.first(where: { $0.isCustom && $0.group == group && $0.plural == plural }) {
+                for (_, o) in objects[served.key] ?? [:] { commit(served, "DELETED", o, previous: nil) }
+                objects[served.key] = nil
+            }
+            registry.unregister(group: group, plural: plural)
+        }
+        let uid = object["metadata"]?["uid"]?.stringValue ?? ""
+        // Background cascade: dependents whose last owner is gone are deleted.
+        for (depInfo, dependent) in dependents(of: uid) {
+            guard let current = objects[depInfo.key]?[storageKey(dependent)] else { continue }
+            var refs = current["metadata"]?["ownerReferences"]?.arrayValue ?? []
+            refs.removeAll { $0["uid"]?.stringValue == uid }
+            if refs.isEmpty {
+                _ = deleteObject(depInfo, current, policy: "Background")
+            } else {
+                var updated = current
+                updated.set(["metadata", "ownerReferences"], .array(refs))
+                commit(depInfo, "MODIFIED", updated, previous: current)
+            }
+        }
+        // A foreground-deleting owner may now be free to go.
+        for ref in object["metadata"]?["ownerReferences"]?.arrayValue ?? [] {
+            guard let ownerUID = ref["uid"]?.stringValue, case let (ownerInfo, owner)? = find(uid: ownerUID) else { continue }
+            if owner["metadata"]?["finalizers"]?.arrayValue?.contains(.string("foregroundDeletion")) == true {
+                processForeground(ownerInfo, owner)
+            }
+        }
+    }
+
+    private func processForeground(_ info: ResourceInfo, _ owner: JSONValue) {
+        let uid = owner["metadata"]?["uid"]?.stringValue ?? ""
+        for (depInfo, dependent) in dependents(of: uid) where dependent["metadata"]?["deletionTimestamp"] == nil {
+            _ = deleteObject(depInfo, dependent, policy: "Foreground")
+        }
+        guard dependents(of: uid).isEmpty, let current = objects[info.key]?[storageKey(owner)] else { return }
+        var updated = current
+        let finalizers = (current["metadata"]?["finalizers"]?.arrayValue ?? []).filter { $0 != .string("foregroundDeletion") }
+        updated.set(["metadata", "finalizers"], finalizers.isEmpty ? nil : .array(finalizers))
+        let stored = commit(info, "MODIFIED", updated, previous: current)
+        if finalizers.isEmpty { remove(info, stored) }
+    }
+
+    private func orphanDependents(of uid: String) {
+        for (depInfo, dependent) in dependents(of: uid) {
+            var updated = dependent
+            let refs = (dependent["metadata"]?["ownerReferences"]?.arrayValue ?? []).filter { $0["uid"]?.stringValue != uid }
+            updated.set(["metadata", "ownerReferences"], refs.isEmpty ? nil : .array(refs))
+            commit(depInfo, "MODIFIED", updated, previous: dependent)
+        }
+    }
+
+    private func dependents(of uid: String) -> [(ResourceInfo, JSONValue)] {
+        guard !uid.isEmpty else { return [] }
+        var out: [(ResourceInfo, JSONValue)] = []
+        for info in registry.resources {
+            for key in (objects[info.key] ?? [:]).keys.sorted() {
+                let o = objects[info.key]![key]!
+                if o["metadata"]?["ownerReferences"]?.arrayValue?.contains(where: { $0["uid"]?.stringValue == uid }) == true {
+                    out.append((info, o))
+                }
+            }
+        }
+        return out
+    }
+
+    private func find(uid: String) -> (ResourceInfo, JSONValue)? {
+        for info in registry.resources {
+            if let o = objects[info.key]?.values.first(where: { $0["metadata"]?["uid"]?.stringValue == uid }) { return (info, o) }
+        }
+        return nil
+    }
+
+    // MARK: System writes (the simulated job runner)
+
+    /// Creates an object as the system, keeping its status.
+    func systemCreate(_ info: ResourceInfo, _ object: JSONValue) throws -> JSONValue {
+        let status = object["status"]
+        var created = try create(info, namespace: object["metadata"]?["namespace"]?.stringValue, body: object, options: WriteOptions()).object
+        if let status {
+            let previous = created
+            created.set(["status"], status)
+            created = commit(info, "MODIFIED", created, previous: previous)
+        }
+        return created
+    }
+
+    /// Changes an object's status as the system; returns nil when the object is gone.
+    @discardableResult
+    func systemUpdateStatus(_ info: ResourceInfo, namespace: String?, name: String,
+                            _ mutate: @Sendable (inout JSONValue) -> Void) -> JSONValue? {
+        guard let existing = objects[info.key]?[storageKey(namespace, name)] else { return nil }
+        var status = existing["status"] ?? .object([:])
+        mutate(&status)
+        guard status != existing["status"] else { return existing }
+        var updated = existing
+        updated.set(["status"], status)
+        return commit(info, "MODIFIED", updated, previous: existing)
+    }
+
+    /// Deletes as the system (Background propagation); nil when already gone.
+    func systemDelete(_ info: ResourceInfo, namespace: String?, name: String) {
+        guard let existing = objects[info.key]?[storageKey(namespace, name)] else { return }
+        _ = deleteObject(info, existing, policy: "Background")
+    }
+}

@@ -1,0 +1,351 @@
+import Foundation
+import MirBuild
+import MirModel
+
+/// The Job annotations the simulated job runner reads to build a `BuildRequest`. All are optional:
+/// missing values fall back to the Job's name and neutral defaults, so any Job runs.
+public enum JobBuildAnnotations {
+    /// ManagedImage name (default: the label `mir.dev/image`, else the Job name).
+    public static let image = "mir.dev/image"
+    /// Content-addressed tag to build (default `simulated`).
+    public static let tag = "mir.dev/tag"
+    /// The ManagedImageSpec as JSON (default: base imageType `simulated`, Python 3.12).
+    public static let spec = "mir.dev/spec"
+    public static let repositoryName = "mir.dev/repository-name"
+    public static let repositoryURI = "mir.dev/repository-uri"
+    /// The resolved `FROM` reference.
+    public static let baseImage = "mir.dev/base-image"
+    public static let platformVersion = "mir.dev/platform-version"
+    /// One of `BuildReason`'s raw values (default `manual`).
+    public static let reason = "mir.dev/build-reason"
+    public static let specDigest = "mir.dev/spec-digest"
+    public static let pythonVersion = "mir.dev/python-version"
+    /// Set by the runner on the Job and its Pods: `"true"`.
+    public static let simulated = "mir.dev/simulated"
+}
+
+/// Tunables of the simulated job runner.
+public struct JobRunnerConfiguration: Sendable {
+    /// First back-off delay between failed pods (Kubernetes: 10 s, doubling, capped at 6 min).
+    public var backoffBase: Duration
+    public var backoffCap: Duration
+
+    public init(backoffBase: Duration = .seconds(10), backoffCap: Duration = .seconds(360)) {
+        self.backoffBase = backoffBase
+        self.backoffCap = backoffCap
+    }
+}
+
+/// A kwok-like simulated Job controller: for each Job it creates a Pod, runs the build through the injected
+/// `ImageBuilder`, then records the container's termination and the Job's conditions
+/// (SuccessCriteriaMet → Complete, or FailureTarget → Failed with BackoffLimitExceeded / DeadlineExceeded).
+/// Honours `backoffLimit`, `activeDeadlineSeconds` and `ttlSecondsAfterFinished`. Everything it writes is labelled
+/// `mir.dev/simulated: "true"`.
+actor JobRunner {
+    private let state: ClusterState
+    private let builder: any ImageBuilder
+    private let configuration: JobRunnerConfiguration
+    private var running: [String: Task<Void, Never>] = [:]
+    private var watchTask: Task<Void, Never>?
+    private var watchID: UUID?
+
+    init(state: ClusterState, builder: any ImageBuilder, configuration: JobRunnerConfiguration) {
+        self.state = state
+        self.builder = builder
+        self.configuration = configuration
+    }
+
+    func start() async throws {
+        let registration = try await state.watch(BuiltinResources.jobs, fromResourceVersion: nil)
+        watchID = registration.id
+        for job in registration.initial { consider(job) }
+        watchTask = Task {
+            for await signal in registration.stream {
+                guard case .event(let event) = signal else { continue }
+                self.handle(event)
+            }
+        }
+    }
+
+    func stop() async {
+        if let watchID { await state.stopWatch(watchID) }
+        watchTask?.cancel()
+        for (_, task) in running { task.cancel() }
+        for (_, task) in running { await task.value }
+        running = [:]
+    }
+
+    private func handle(_ event: WatchEvent) {
+        let uid = event.object["metadata"]?["uid"]?.stringValue ?? ""
+        if event.type == "DELETED" {
+            running[uid]?.cancel()
+            running[uid] = nil
+        } else {
+            consider(event.object)
+        }
+    }
+
+    private func consider(_ job: JSONValue) {
+        guard let uid = job["metadata"]?["uid"]?.stringValue, running[uid] == nil,
+              job["status"]?["startTime"] == nil, job["metadata"]?["deletionTimestamp"] == nil,
+              job["spec"]?["suspend"]?.boolValue != true else { return }
+        let state = self.state, builder = self.builder, configuration = self.configuration
+        running[uid] = Task {
+            await SimulatedJob(state: state, builder: builder, configuration: configuration, job: job).run()
+        }
+    }
+}
+
+/// One Job's simulated life.
+private struct SimulatedJob {
+    let state: ClusterState
+    let builder: any ImageBuilder
+    let configuration: JobRunnerConfiguration
+    let job: JSONValue
+
+    var name: String { job["metadata"]?["name"]?.stringValue ?? "" }
+    var namespace: String { job["metadata"]?["namespace"]?.stringValue ?? "default" }
+    var uid: String { job["metadata"]?["uid"]?.stringValue ?? "" }
+
+    private enum Outcome: Sendable {
+        case succeeded(String)
+        case failed(String)
+        case deadlineExceeded
+    }
+
+    func run() async {
+        let started = Date()
+        let startTime = JSONValue.string(KubeTime.format(started))
+        await state.systemUpdateStatus(BuiltinResources.jobs, namespace: namespace, name: name) { status in
+            status.set(["startTime"], startTime)
+            status.set(["active"], .number(1))
+            status.set(["ready"], .number(0))
+        }
+        let backoffLimit = job["spec"]?["backoffLimit"]?.intValue ?? 6
+        let deadline = job["spec"]?["activeDeadlineSeconds"]?.numberValue.map { started.addingTimeInterval($0) }
+        var failures = 0
+        var delay = configuration.backoffBase
+        while !Task.isCancelled {
+            guard let podName = await createPod() else { return }
+            let outcome = await runBuild(podName: podName, deadline: deadline)
+            if Task.isCancelled { return }
+            switch outcome {
+            case .succeeded:
+                await finish(success: true, reason: "CompletionsReached", message: "Reached expected number of succeeded pods",
+                             failures: failures)
+                await expireAfterTTL()
+                return
+            case .deadlineExceeded:
+                await finish(success: false, reason: "DeadlineExceeded", message: "Job was active longer than specified deadline",
+                             failures: failures + 1)
+                await expireAfterTTL()
+                return
+            case .failed:
+                failures += 1
+                if failures > backoffLimit {
+                    await finish(success: false, reason: "BackoffLimitExceeded", message: "Job has reached the specified backoff limit",
+                                 failures: failures)
+                    await expireAfterTTL()
+                    return
+                }
+                let failedCount = failures
+                await state.systemUpdateStatus(BuiltinResources.jobs, namespace: namespace, name: name) { status in
+                    status.set(["failed"], .number(Double(failedCount)))
+                }
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, configuration.backoffCap)
+                if let deadline, Date() >= deadline {
+                    await finish(success: false, reason: "DeadlineExceeded", message: "Job was active longer than specified deadline",
+                                 failures: failures)
+                    await expireAfterTTL()
+                    return
+                }
+            }
+        }
+    }
+
+    private func createPod() async -> String? {
+        let template = job["spec"]?["template"] ?? .object([:])
+        var pod: JSONValue = .object([:])
+        pod.set(["apiVersion"], .string("v1"))
+        pod.set(["kind"], .string("Pod"))
+        pod.set(["metadata", "generateName"], .string("\(name)-"))
+        pod.set(["metadata", "namespace"], .string(namespace))
+        var labels = template["metadata"]?["labels"]?.objectValue ?? [:]
+        labels["batch.kubernetes.io/job-name"] = .string(name)
+        labels["job-name"] = .string(name)
+        labels["batch.kubernetes.io/controller-uid"] = .string(uid)
+        labels["controller-uid"] = .string(uid)
+        labels[JobBuildAnnotations.simulated] = .string("true")
+        pod.set(["metadata", "labels"], .object(labels))
+        pod.set(["metadata", "annotations"], template["metadata"]?["annotations"])
+        pod.set(["metadata", "ownerReferences"], .array([.object([
+            "apiVersion": .string("batch/v1"), "kind": .string("Job"), "name": .string(name), "uid": .string(uid),
+            "controller": .bool(true), "blockOwnerDeletion": .bool(true),
+        ])]))
+        pod.set(["spec"], template["spec"] ?? .object([:]))
+        let now = JSONValue.string(KubeTime.format(Date()))
+        let containers = template["spec"]?["containers"]?.arrayValue ?? []
+        pod.set(["status"], .object([
+            "phase": .string("Running"), "startTime": now,
+            "containerStatuses": .array(containers.map { c in
+                .object(["name": c["name"] ?? .string("build"), "image": c["image"] ?? .string(""), "ready": .bool(true),
+                         "restartCount": .number(0), "started": .bool(true),
+                         "state": .object(["running": .object(["startedAt": now])])])
+            }),
+        ]))
+        guard let created = try? await state.systemCreate(BuiltinResources.pods, pod),
+              let podName = created["metadata"]?["name"]?.stringValue else { return nil }
+        await recordEvent(reason: "SuccessfulCreate", message: "Created pod: \(podName)", type: "Normal")
+        return podName
+    }
+
+    private func runBuild(podName: String, deadline: Date?) async -> Outcome {
+        let request = buildRequest()
+        let builder = self.builder
+        let outcome: Outcome = await withTaskGroup(of: Outcome?.self) { group in
+            group.addTask {
+                do {
+                    let record = try await builder.build(request)
+                    if record.state == .failed { return .failed(Self.terminationMessage(record)) }
+                    return .succeeded(Self.terminationMessage(record))
+                } catch {
+                    return .failed(String("\(error)".prefix(4096)))
+                }
+            }
+            if let deadline {
+                group.addTask {
+                    try? await Task.sleep(for: .seconds(max(0, deadline.timeIntervalSinceNow)))
+                    return Task.isCancelled ? nil : .deadlineExceeded
+                }
+            }
+            var first: Outcome = .failed("cancelled")
+            for await result in group {
+                if let result { first = result; break }
+            }
+            group.cancelAll()
+            return first
+        }
+        let finished = JSONValue.string(KubeTime.format(Date()))
+        let termination: (exitCode: Int, reason: String, message: String, phase: String)
+        switch outcome {
+        case .succeeded(let m): termination = (0, "Completed", m, "Succeeded")
+        case .failed(let m): termination = (1, "Error", m, "Failed")
+        case .deadlineExceeded: termination = (137, "DeadlineExceeded", "Pod was active on the node longer than the specified deadline", "Failed")
+        }
+        let (exitCode, reason, message, phase) = termination
+        await state.systemUpdateStatus(BuiltinResources.pods, namespace: namespace, name: podName) { status in
+            status.set(["phase"], .string(phase))
+            let statuses = (status["containerStatuses"]?.arrayValue ?? []).map { c -> JSONValue in
+                var c = c
+                let startedAt = c["state"]?["running"]?["startedAt"] ?? finished
+                c.set(["ready"], .bool(false))
+                c.set(["started"], .bool(false))
+                c.set(["state"], .object(["terminated": .object([
+                    "exitCode": .number(Double(exitCode)), "reason": .string(reason), "message": .string(message),
+                    "startedAt": startedAt, "finishedAt": finished,
+                ])]))
+                return c
+            }
+            status.set(["containerStatuses"], .array(statuses))
+        }
+        return outcome
+    }
+
+    static func terminationMessage(_ record: BuildRecord) -> String {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        let text = (try? encoder.encode(record)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        return String(decoding: Array(text.utf8.prefix(4096)), as: UTF8.self)
+    }
+
+    private func finish(success: Bool, reason: String, message: String, failures: Int) async {
+        let now = JSONValue.string(KubeTime.format(Date()))
+        func condition(_ type: String) -> JSONValue {
+            .object(["type": .string(type), "status": .string("True"), "reason": .string(reason), "message": .string(message),
+                     "lastProbeTime": now, "lastTransitionTime": now])
+        }
+        let early = condition(success ? "SuccessCriteriaMet" : "FailureTarget")
+        let final = condition(success ? "Complete" : "Failed")
+        await state.systemUpdateStatus(BuiltinResources.jobs, namespace: namespace, name: name) { status in
+            status.set(["conditions"], .array((status["conditions"]?.arrayValue ?? []) + [early]))
+            if success { status.set(["succeeded"], .number(1)) }
+            if failures > 0 { status.set(["failed"], .number(Double(failures))) }
+        }
+        await state.systemUpdateStatus(BuiltinResources.jobs, namespace: namespace, name: name) { status in
+            status.set(["conditions"], .array((status["conditions"]?.arrayValue ?? []) + [final]))
+            status.set(["active"], .number(0))
+            status.set(["ready"], .number(0))
+            if success { status.set(["completionTime"], now) }
+        }
+        await recordEvent(reason: success ? "Completed" : reason, message: success ? "Job completed" : message,
+                          type: success ? "Normal" : "Warning")
+    }
+
+    private func expireAfterTTL() async {
+        guard let ttl = job["spec"]?["ttlSecondsAfterFinished"]?.numberValue else { return }
+        try? await Task.sleep(for: .seconds(ttl))
+        if Task.isCancelled { return }
+        await state.systemDelete(BuiltinResources.jobs, namespace: namespace, name: name)
+    }
+
+    private func recordEvent(reason: String, message: String, type: String) async {
+        let now = Date()
+        let event: JSONValue = .object([
+            "apiVersion": .string("v1"), "kind": .string("Event"),
+            "metadata": .object(["name": .string("\(name).\(String(UInt64(now.timeIntervalSince1970 * 1e9), radix: 16))"),
+                                 "namespace": .string(namespace)]),
+            "involvedObject": .object(["apiVersion": .string("batch/v1"), "kind": .string("Job"), "name": .string(name),
+                                       "namespace": .string(namespace), "uid": .string(uid)]),
+            "reason": .string(reason), "message": .string(message), "type": .string(type),
+            "source": .object(["component": .string("mir-simulated-job-controller")]),
+            "reportingComponent": .string("mir-simulated-job-controller"),
+            "firstTimestamp": .string(KubeTime.format(now)), "lastTimestamp": .string(KubeTime.format(now)), "count": .number(1),
+        ])
+        _ = try? await state.systemCreate(BuiltinResources.events, event)
+    }
+
+    /// The build request from the Job's annotations (see `JobBuildAnnotations`).
+    private func buildRequest() -> BuildRequest {
+        let annotations = job["metadata"]?["annotations"]?.objectValue ?? [:]
+        let labels = job["metadata"]?["labels"]?.objectValue ?? [:]
+        func value(_ key: String) -> String? { annotations[key]?.stringValue }
+        let imageName = value(JobBuildAnnotations.image) ?? labels[JobBuildAnnotations.image]?.stringValue ?? name
+        var spec = ManagedImageSpec(base: .imageType("simulated"), pythonVersion: "3.12")
+        if let text = value(JobBuildAnnotations.spec), let decoded = try? JSONDecoder().decode(ManagedImageSpec.self, from: Data(text.utf8)) {
+            spec = decoded
+        }
+        let python = value(JobBuildAnnotations.pythonVersion) ?? spec.pythonVersion ?? "3.12"
+        let repositoryName = value(JobBuildAnnotations.repositoryName) ?? imageName
+        let repositoryURI = value(JobBuildAnnotations.repositoryURI) ?? "localhost/\(repositoryName)"
+        let base = value(JobBuildAnnotations.baseImage) ?? "public.ecr.aws/docker/library/python:\(python)"
+        let tag = value(JobBuildAnnotations.tag) ?? "simulated"
+        let resolved = ResolvedImage(image: ManagedImage(name: imageName, spec: spec), repositoryName: repositoryName,
+                                     pythonVersion: python, packageType: .apt, base: .reference(base),
+                                     specDigest: value(JobBuildAnnotations.specDigest) ?? "", tag: tag,
+                                     lifecyclePolicy: spec.lifecyclePolicy ?? .object([:]))
+        return BuildRequest(image: resolved, reason: value(JobBuildAnnotations.reason).flatMap(BuildReason.init(rawValue:)) ?? .manual,
+                            repositoryURI: repositoryURI, baseImageReference: base,
+                            platformVersion: value(JobBuildAnnotations.platformVersion) ?? "simulated")
+    }
+}
+
+/// A stand-in builder for `mir dev` until the real `simulate` builder is wired: every build succeeds at once
+/// and its record says it is a simulation.
+public struct InstantSimulationBuilder: ImageBuilder {
+    public let name = "simulate"
+    public let isSimulation = true
+
+    public init() {}
+
+    public func build(_ request: BuildRequest) async throws -> BuildRecord {
+        let now = Date()
+        return BuildRecord(image: request.image.name, tag: request.image.tag, state: .succeeded, reason: request.reason.rawValue,
+                           specDigest: request.image.specDigest, platformVersion: request.platformVersion,
+                           parentTag: request.image.parentTag, pythonVersion: request.image.pythonVersion,
+                           pipLibraries: request.image.image.spec.pipRequirements.map { PipLibrary(name: $0.name, version: "0.0.0+simulated") },
+                           builder: name, simulated: true, startedAt: now, finishedAt: now,
+                           message: "simulated build of \(request.image.name):\(request.image.tag)")
+    }
+}

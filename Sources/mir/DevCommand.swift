@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import KubeLocal
+
+/// `mir dev`: runs mir's local control plane so anyone can try mir with kubectl and no cluster.
+struct Dev: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dev",
+        abstract: "Run a local Kubernetes-compatible control plane with mir's CRD installed (simulated jobs; no cluster needed).")
+
+    @Option(name: .long, help: "State directory (certificates, token, snapshot).")
+    var state: String = ".mir/dev"
+
+    @Option(name: .long, help: "HTTPS port on 127.0.0.1 (0 picks a free port).")
+    var port: Int = 6443
+
+    @Option(name: .long, help: "Where to write the kubeconfig.")
+    var kubeconfig: String = ".mir/kubeconfig"
+
+    @Option(name: .long, help: "The ManagedImage CRD manifest (default: Manifests/crd/mir.dev_managedimages.yaml, searched upwards from the current directory).")
+    var crd: String?
+
+    func run() async throws {
+        let stateURL = URL(fileURLWithPath: state)
+        let kubeconfigURL = URL(fileURLWithPath: kubeconfig)
+        let crdURL = try crd.map { URL(fileURLWithPath: $0) } ?? Self.findCRD()
+        let crdText = try String(contentsOf: crdURL, encoding: .utf8)
+        let running = try await LocalControlPlane().start(ControlPlaneConfiguration(
+            stateDirectory: stateURL, port: port, builder: InstantSimulationBuilder(), kubeconfigPath: kubeconfigURL))
+        try await running.apply(yaml: crdText)
+        print("mir local control plane (simulated jobs) serving on \(running.url.absoluteString)")
+        print("kubectl --kubeconfig \(kubeconfigURL.path) get managedimages")
+        let (signals, continuation) = AsyncStream<Int32>.makeStream()
+        var sources: [any DispatchSourceSignal] = []
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig)
+            source.setEventHandler { continuation.yield(sig) }
+            source.resume()
+            sources.append(source)
+        }
+        for await _ in signals { break }
+        sources.forEach { $0.cancel() }
+        print("stopping")
+        await running.shutdown()
+    }
+
+    static func findCRD() throws -> URL {
+        var dir = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+        for _ in 0..<8 {
+            let candidate = dir.appendingPathComponent("Manifests/crd/mir.dev_managedimages.yaml")
+            if FileManager.default.fileExists(atPath: candidate.path) { return candidate }
+            dir.deleteLastPathComponent()
+        }
+        throw ValidationError("cannot find Manifests/crd/mir.dev_managedimages.yaml; pass --crd FILE")
+    }
+}
