@@ -78,7 +78,8 @@ public actor LeaderElector {
         leading.cancel()
         await leading.value
         setLeader(false)
-        if config.releaseOnCancel { await release() }
+        // A fresh task: the caller is usually cancelled by now, and the release must still reach the server.
+        if config.releaseOnCancel { await Task { await self.release() }.value }
     }
 
     private func setLeader(_ value: Bool) {
