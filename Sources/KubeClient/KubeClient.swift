@@ -25,8 +25,15 @@ public actor KubeClient {
     /// Largest response body read for non-watch requests.
     private static let maxBodyBytes = 256 * 1024 * 1024
 
+    /// Largest wait for a TCP connection (AHC keeps retrying a refused connection until then).
+    private let connectTimeout: TimeAmount
+
+    /// - Parameters:
+    ///   - authenticator: supplies credentials; by default one built from `config`.
+    ///   - requestTimeout: deadline for the response head of each request (watch bodies are not limited by it).
+    ///   - connectTimeout: deadline for establishing a connection.
     public init(config: KubeConfig, authenticator: Authenticator? = nil, requestTimeout: Duration = .seconds(60),
-                logger: Logger = Logger(label: "mir.kubeclient")) throws {
+                connectTimeout: Duration = .seconds(10), logger: Logger = Logger(label: "mir.kubeclient")) throws {
         let op = "configure Kubernetes client for \(config.server)"
         guard let url = URL(string: config.server), let scheme = url.scheme?.lowercased(), scheme == "https" || scheme == "http",
               let host = url.host, !host.isEmpty else {
@@ -36,8 +43,8 @@ public actor KubeClient {
         self.defaultNamespace = config.namespace
         self.authenticator = authenticator ?? Authenticator(config: config)
         self.logger = logger
-        self.requestTimeout = .nanoseconds(Int64(requestTimeout.components.seconds) * 1_000_000_000
-                                           + requestTimeout.components.attoseconds / 1_000_000_000)
+        self.requestTimeout = Self.timeAmount(requestTimeout)
+        self.connectTimeout = Self.timeAmount(connectTimeout)
         var base = config.server
         while base.hasSuffix("/") { base.removeLast() }
         if let serverName = config.tlsServerName, !serverName.isEmpty, scheme == "https" {
@@ -316,10 +323,15 @@ public actor KubeClient {
         }
     }
 
-    /// Sends one request with credentials; on 401 with refreshable credentials, refreshes them and retries once.
+    /// How many times a 429 Too Many Requests is retried (after its Retry-After, at most 10 s each).
+    static let maxThrottleRetries = 3
+
+    /// Sends one request with credentials; on 401 with refreshable credentials, refreshes them and retries once;
+    /// on 429 waits for the server's Retry-After and retries a few times.
     func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: Data? = nil,
               contentType: String = "application/json", operation: String) async throws -> (status: Int, body: Data) {
         var retried = false
+        var throttled = 0
         while true {
             let response = try await execute(method, path, query: query, body: body, contentType: contentType, operation: operation)
             let status = Int(response.status.code)
@@ -327,6 +339,15 @@ public actor KubeClient {
             if status == 401, !retried, authenticator.canRefresh {
                 retried = true
                 await authenticator.invalidate()
+                continue
+            }
+            if status == 429, throttled < Self.maxThrottleRetries {
+                throttled += 1
+                let header = response.headers.first(name: "Retry-After").flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+                let fromStatus = (try? JSONDecoder().decode(KubeStatus.self, from: data))?.details?.retryAfterSeconds
+                let seconds = min(max(header ?? fromStatus ?? 1, 0), 10)
+                logger.debug("throttled by the API server; retrying", metadata: ["operation": "\(operation)", "after": "\(seconds)s"])
+                try await Task.sleep(for: .seconds(seconds))
                 continue
             }
             guard (200..<300).contains(status) else {
@@ -439,7 +460,7 @@ public actor KubeClient {
             configuration.dnsOverride = [override.host: override.realHost]
         }
         // No read timeout: watches are quiet for long stretches; the server ends them with timeoutSeconds.
-        configuration.timeout = HTTPClient.Configuration.Timeout(connect: .seconds(10), read: nil)
+        configuration.timeout = HTTPClient.Configuration.Timeout(connect: connectTimeout, read: nil)
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         http = client
         httpIdentity = identity
@@ -463,6 +484,10 @@ public actor KubeClient {
             throw KubeClientError(operation: op, message: "invalid certificate or key PEM: \(error)")
         }
         return tls
+    }
+
+    static func timeAmount(_ duration: Duration) -> TimeAmount {
+        .nanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
     }
 
     static func queryString(_ query: [(String, String)]) -> String {

@@ -300,6 +300,6 @@ struct KubeconfigDocument {
 
     private static func absolute(_ path: String, in dir: String) -> String {
         if path.isEmpty || path.hasPrefix("/") { return path }
-        return (dir as NSString).appendingPathComponent(path)
+        return ((dir as NSString).appendingPathComponent(path) as NSString).standardizingPath
     }
 }

@@ -27,12 +27,21 @@ public struct ManagedImageResource: KubeResource, Hashable {
         self.init(metadata: ObjectMeta(name: name, labels: labels), spec: try KubeJSON.toJSONValue(spec))
     }
 
-    /// The spec decoded as MirModel's `ManagedImageSpec`.
+    /// The spec decoded as MirModel's `ManagedImageSpec`, with the CRD's defaults for omitted lists and the
+    /// deletion policy (`[]`, `[]`, `Delete`).
     public func decodedSpec() throws -> ManagedImageSpec {
-        guard let spec else {
-            throw KubeClientError(operation: "decode ManagedImage \(metadata.name ?? "") spec", message: "spec is missing")
+        guard case .object(var fields)? = spec else {
+            throw KubeClientError(operation: "decode ManagedImage \(metadata.name ?? "") spec", message: "spec is missing or not an object")
         }
-        return try KubeJSON.fromJSONValue(spec, as: ManagedImageSpec.self)
+        for (key, value) in [("pipRequirements", JSONValue.array([])), ("packageRequirements", .array([])),
+                             ("deletionPolicy", .string(DeletionPolicy.delete.rawValue))] where fields[key] == nil || fields[key] == .null {
+            fields[key] = value
+        }
+        do {
+            return try KubeJSON.fromJSONValue(.object(fields), as: ManagedImageSpec.self)
+        } catch {
+            throw KubeClientError(operation: "decode ManagedImage \(metadata.name ?? "") spec", message: "\(error)")
+        }
     }
 }
 

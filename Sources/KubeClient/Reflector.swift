@@ -135,7 +135,8 @@ public final class Reflector<Object: KubeResource>: Sendable {
         var fresh: [String: Object] = [:]
         for item in list.items { fresh[item.metadata.key] = item }
         let old = store.replace(fresh)
-        for (key, object) in fresh {
+        for object in list.items {
+            let key = object.metadata.key
             if let previous = old[key] {
                 if previous.metadata.resourceVersion != object.metadata.resourceVersion {
                     continuation.yield(.updated(old: previous, new: object))

@@ -16,7 +16,7 @@ public actor WorkQueue<Key: Hashable & Sendable> {
     private var waiting: [Key: Duration] = [:]
     private var waiters: [(id: UInt64, continuation: CheckedContinuation<Key?, Never>)] = []
     private var nextWaiterID: UInt64 = 0
-    private var delayTasks: [Task<Void, Never>] = []
+    private var delayTasks: [Key: Task<Void, Never>] = [:]
     private var shuttingDown = false
 
     public init(clock: any KubeClock = SystemKubeClock(), rateLimiter: any RateLimiter<Key> = DefaultControllerRateLimiter<Key>()) {
@@ -49,12 +49,11 @@ public actor WorkQueue<Key: Hashable & Sendable> {
         if let existing = waiting[key], existing <= deadline { return }
         waiting[key] = deadline
         let clock = self.clock
-        let task = Task { [weak self] in
+        delayTasks[key]?.cancel()
+        delayTasks[key] = Task { [weak self] in
             do { try await clock.sleep(until: deadline) } catch { return }
             await self?.fire(key, deadline: deadline)
         }
-        delayTasks.append(task)
-        delayTasks.removeAll { $0.isCancelled }
     }
 
     /// Queues `key` after the rate limiter's delay for it (use after a failed reconcile).
@@ -98,8 +97,8 @@ public actor WorkQueue<Key: Hashable & Sendable> {
     /// Stops handing out items: waiting `get` calls return nil and delayed adds are dropped.
     public func shutDown() {
         shuttingDown = true
-        for task in delayTasks { task.cancel() }
-        delayTasks = []
+        for task in delayTasks.values { task.cancel() }
+        delayTasks = [:]
         waiting = [:]
         let pending = waiters
         waiters = []
@@ -109,6 +108,7 @@ public actor WorkQueue<Key: Hashable & Sendable> {
     private func fire(_ key: Key, deadline: Duration) {
         guard waiting[key] == deadline else { return }
         waiting[key] = nil
+        delayTasks[key] = nil
         add(key)
     }
 

@@ -354,6 +354,7 @@ struct APIHandler: APIRequestHandler {
             throw APIError.invalid(info, "", [.init(reason: "FieldValueForbidden", message: "Forbidden: sendInitialEvents is forbidden for list", field: "sendInitialEvents")])
         }
         let (items, currentRV) = await state.list(info, namespace: target.namespace)
+        try Self.checkListResourceVersion(request.query, current: currentRV)
         var listRV = currentRV
         var start: String?
         if let cont = request.query["continue"], !cont.isEmpty {
@@ -383,6 +384,31 @@ struct APIHandler: APIRequestHandler {
         if let remaining { metadata["remainingItemCount"] = .number(Double(remaining)) }
         return Self.json(.object(["kind": .string(info.listKind), "apiVersion": .string(info.apiVersion),
                                   "metadata": .object(metadata), "items": .array(objects)]))
+    }
+
+    /// `resourceVersion` / `resourceVersionMatch` rules for list (reference §A4).
+    static func checkListResourceVersion(_ query: [String: String], current: Int) throws {
+        let rv = query["resourceVersion"] ?? ""
+        let match = query["resourceVersionMatch"] ?? ""
+        let hasContinue = !(query["continue"] ?? "").isEmpty
+        if !match.isEmpty {
+            guard ["NotOlderThan", "Exact"].contains(match) else {
+                throw APIError.badRequest("resourceVersionMatch: Unsupported value: \"\(match)\": supported values: \"Exact\", \"NotOlderThan\"")
+            }
+            if rv.isEmpty { throw APIError.badRequest("resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided") }
+            if hasContinue { throw APIError.badRequest("resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden when continue is provided") }
+            if match == "Exact" && rv == "0" {
+                throw APIError.badRequest("resourceVersionMatch: Forbidden: resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"")
+            }
+        }
+        if !rv.isEmpty && rv != "0" {
+            guard let n = Int(rv) else { throw APIError.badRequest("invalid resource version: \(rv)") }
+            if hasContinue { throw APIError.badRequest("specifying resource version is not allowed when using continue") }
+            if n > current {
+                throw APIError(code: 504, reason: "Timeout", message: "Too large resource version: \(n), current: \(current)",
+                               causes: [.init(reason: "ResourceVersionTooLarge", message: "Too large resource version", field: "")])
+            }
+        }
     }
 
     // MARK: Watch

@@ -266,6 +266,9 @@ private struct CELParser {
                         try expect(")")
                         e = .macro(name, e, variable, predicate)
                     } else {
+                        guard ["size", "startsWith", "endsWith", "contains", "matches"].contains(name) else {
+                            throw CELRule.ParseError(message: "unsupported function \(name)")
+                        }
                         e = .call(name, e, try parseArguments())
                     }
                 } else {
@@ -306,7 +309,10 @@ private struct CELParser {
             guard case .select(let target, let field) = arg else { throw CELRule.ParseError(message: "invalid argument to has() macro") }
             return .has(target, field)
         case .ident(let name):
-            if take("(") { return .call(name, nil, try parseArguments()) }
+            if take("(") {
+                guard name == "size" else { throw CELRule.ParseError(message: "unsupported function \(name)") }
+                return .call(name, nil, try parseArguments())
+            }
             return .ident(name)
         case .op("("):
             let e = try parseExpression()

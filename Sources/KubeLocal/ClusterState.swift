@@ -51,6 +51,8 @@ actor ClusterState {
     private let historyLimit: Int
     /// Events at or below this resourceVersion are no longer in `history`.
     private var compactedResourceVersion = 0
+    /// Server-side apply: the last configuration each field manager applied, per object (not persisted).
+    private var appliedConfigurations: [String: [String: JSONValue]] = [:]
     private var watchers: [UUID: (key: String, continuation: AsyncStream<WatchSignal>.Continuation)] = [:]
     private let snapshotURL: URL?
     private var snapshotScheduled = false
@@ -88,7 +90,7 @@ actor ClusterState {
             }
         }
         for namespace in ["default", "kube-system", "kube-public", "kube-node-lease"]
-        where objects[BuiltinResources.namespaces.key]?[namespace] == nil {
+        where objects[BuiltinResources.namespaces.key]?[storageKey(nil, namespace)] == nil {
             _ = try create(BuiltinResources.namespaces, namespace: nil,
                            body: .object(["apiVersion": .string("v1"), "kind": .string("Namespace"),
                                           "metadata": .object(["name": .string(namespace)])]), options: WriteOptions())
@@ -424,11 +426,15 @@ actor ClusterState {
     func patch(_ info: ResourceInfo, namespace: String?, name: String, type: PatchType, patch: JSONValue,
                subresource: String?, options: WriteOptions) throws -> WriteResult {
         let ns = info.namespaced ? namespace : nil
+        let manager = options.fieldManager ?? ""
+        let appliedKey = "\(info.key)|\(storageKey(ns, name))"
         guard let existing = objects[info.key]?[storageKey(ns, name)] else {
             if type == .apply {
                 var body = patch
                 body.set(["metadata", "name"], .string(name))
-                return try create(info, namespace: ns, body: body, options: options)
+                let result = try create(info, namespace: ns, body: body, options: options)
+                if !options.dryRun { appliedConfigurations[appliedKey] = [manager: patch] }
+                return result
             }
             throw APIError.notFound(info, name)
         }
@@ -445,6 +451,9 @@ actor ClusterState {
             var applied = patch
             for key in ["resourceVersion", "uid", "creationTimestamp", "managedFields", "generation"] { applied.set(["metadata", key], nil) }
             patched = Patching.applyMerge(current, applied)
+            if let previous = appliedConfigurations[appliedKey]?[manager] {
+                patched = Patching.removeOmitted(patched, previous: previous, current: applied)
+            }
         }
         if let rv = patch["metadata"]?["resourceVersion"]?.stringValue, type != .apply,
            rv != existing["metadata"]?["resourceVersion"]?.stringValue {
@@ -454,7 +463,9 @@ actor ClusterState {
             throw APIError.badRequest("the name of the object (\(patchedName)) does not match the name on the URL (\(name))")
         }
         patched.set(["metadata", "resourceVersion"], existing["metadata"]?["resourceVersion"])
-        return try replace(info, existing: existing, candidate: patched, subresource: subresource, options: options)
+        let result = try replace(info, existing: existing, candidate: patched, subresource: subresource, options: options)
+        if type == .apply && !options.dryRun { appliedConfigurations[appliedKey, default: [:]][manager] = patch }
+        return result
     }
 
     // MARK: Delete and garbage collection
@@ -510,6 +521,7 @@ actor ClusterState {
     private func remove(_ info: ResourceInfo, _ object: JSONValue) {
         guard objects[info.key]?[storageKey(object)] != nil else { return }
         commit(info, "DELETED", object, previous: nil)
+        appliedConfigurations["\(info.key)|\(storageKey(object))"] = nil
         let name = object["metadata"]?["name"]?.stringValue ?? ""
         if info.key == BuiltinResources.namespaces.key {
             for r in registry.resources where r.namespaced {

@@ -64,6 +64,30 @@ public enum ControlPlaneError: Error, CustomStringConvertible, Sendable {
 }
 
 /// mir's local control plane: an in-process API server that the real `kubectl` (v1.32) works against.
+///
+/// What it serves (reference kubernetes-api.md §A–C):
+/// - Kinds: namespaces, pods, events, configmaps, secrets, serviceaccounts (v1), jobs (batch/v1), leases
+///   (coordination.k8s.io/v1), customresourcedefinitions (apiextensions.k8s.io/v1) and every kind a CRD registers.
+/// - Discovery in the non-aggregated form (`/api`, `/apis`, `APIResourceList`s with shortNames, categories, verbs and
+///   `/status`); a minimal `/openapi/v3` (per group version, PATCH operations with `fieldValidation`) so kubectl's
+///   default validation defers to the server. No `/openapi/v2`, no aggregated discovery, no protobuf/CBOR.
+/// - Verbs: get, list (limit/continue, label selectors, field selectors `metadata.name`/`metadata.namespace` and
+///   `involvedObject.*` on Events), watch (synthetic ADDED for RV unset/"0", replay from history, BOOKMARKs when
+///   allowed, 410 ERROR event when too old, `timeoutSeconds`), create (AlreadyExists, generateName, dryRun),
+///   update (Conflict; CRs must carry resourceVersion), delete and deletecollection, JSON patch, merge patch.
+/// - Strategic merge patch (built-in kinds only) is approximated as a merge patch: lists are replaced, `$`-directives
+///   dropped.
+/// - Server-side apply: creates when missing, merges the applied configuration (objects merge, lists atomic) and
+///   removes fields the same field manager applied before but omits now. `managedFields` are not kept, so there is
+///   no conflict detection between managers (`force` is accepted and ignored) and apply history is lost on restart.
+/// - `/status` subresource rules, generation bumps on non-metadata/non-status changes, finalizers with
+///   deletionTimestamp, owner-reference garbage collection (Background, Foreground with `foregroundDeletion`, Orphan;
+///   Jobs default to Orphan as in Kubernetes). Deleting a namespace removes its objects at once.
+/// - Tables for `kubectl get` (CRD additionalPrinterColumns with priority; a few computed columns for built-ins).
+/// - CRD schemas: types, required, enum, pattern, length/item/value bounds, list-type map/set uniqueness, defaults,
+///   pruning (400 under `fieldValidation=Strict`, a `Warning` header under Warn) and `x-kubernetes-validations` in
+///   the CEL subset of `CELRule`; rules outside it are not evaluated and reported in a `Warning` header.
+/// - A simulated job runner (`JobRunner`) when a builder is configured; see `JobBuildAnnotations`.
 public struct LocalControlPlane: Sendable {
     public init() {}
 

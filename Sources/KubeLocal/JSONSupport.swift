@@ -257,6 +257,23 @@ enum Patching {
         return .object(result)
     }
 
+    /// Server-side apply's removal rule: fields the manager applied before (`previous`) but omits now (`current`)
+    /// are removed from `object`. Objects recurse; lists and scalars are atomic.
+    static func removeOmitted(_ object: JSONValue, previous: JSONValue, current: JSONValue) -> JSONValue {
+        guard case .object(var result) = object, case .object(let before) = previous else { return object }
+        let now = current.objectValue ?? [:]
+        for (key, old) in before {
+            if let new = now[key] {
+                if let child = result[key], case .object = old, case .object = new {
+                    result[key] = removeOmitted(child, previous: old, current: new)
+                }
+            } else if !["apiVersion", "kind", "name", "namespace"].contains(key) {
+                result[key] = nil
+            }
+        }
+        return .object(result)
+    }
+
     /// Strategic merge patch, approximated as a merge patch after dropping `$`-directives.
     static func strategicMergePatch(_ target: JSONValue, _ patch: JSONValue) -> JSONValue {
         mergePatch(target, stripDirectives(patch))

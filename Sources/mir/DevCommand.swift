@@ -28,8 +28,8 @@ struct Dev: AsyncParsableCommand {
         let running = try await LocalControlPlane().start(ControlPlaneConfiguration(
             stateDirectory: stateURL, port: port, builder: InstantSimulationBuilder(), kubeconfigPath: kubeconfigURL))
         try await running.apply(yaml: crdText)
-        print("mir local control plane (simulated jobs) serving on \(running.url.absoluteString)")
-        print("kubectl --kubeconfig \(kubeconfigURL.path) get managedimages")
+        Self.say("mir local control plane (simulated jobs) serving on \(running.url.absoluteString)")
+        Self.say("kubectl --kubeconfig \(kubeconfigURL.path) get managedimages")
         let (signals, continuation) = AsyncStream<Int32>.makeStream()
         var sources: [any DispatchSourceSignal] = []
         for sig in [SIGINT, SIGTERM] {
@@ -41,8 +41,13 @@ struct Dev: AsyncParsableCommand {
         }
         for await _ in signals { break }
         sources.forEach { $0.cancel() }
-        print("stopping")
+        Self.say("stopping")
         await running.shutdown()
+    }
+
+    /// Writes a line to stdout unbuffered (so scripts reading a pipe see it at once).
+    static func say(_ line: String) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
     }
 
     static func findCRD() throws -> URL {

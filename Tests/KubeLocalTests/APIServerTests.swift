@@ -192,3 +192,64 @@ import Testing
         }
     }
 }
+
+@Suite struct WriteOptionTests {
+    @Test func serverSideApplyRemovesFieldsTheManagerNoLongerApplies() async throws {
+        try await withCluster { c in
+            var first = managedImage("ssa", extraSpec: ["deletionPolicy": "Retain"])
+            first["metadata"] = ["name": "ssa", "labels": ["a": "1", "b": "2"]]
+            let created = try await c.call(.PATCH, "/apis/mir.dev/v1alpha1/managedimages/ssa?fieldManager=m1", json: first,
+                                           contentType: "application/apply-patch+yaml")
+            #expect(created.status == 201)
+            var second = managedImage("ssa")
+            second["metadata"] = ["name": "ssa", "labels": ["a": "1"]]
+            second["spec"] = ["base": ["imageType": "amazonlinux2023"], "pythonVersion": "3.12"]
+            let updated = try await c.call(.PATCH, "/apis/mir.dev/v1alpha1/managedimages/ssa?fieldManager=m1&force=true", json: second,
+                                           contentType: "application/apply-patch+yaml")
+            #expect(updated.status == 200)
+            #expect(updated.json.at("metadata", "labels") as? [String: String] == ["a": "1"])
+            #expect(updated.json.at("spec", "pipRequirements") == nil)
+            #expect(updated.json.at("spec", "deletionPolicy") as? String == "Delete", "the removed field falls back to its default")
+            let force = try await c.call(.PATCH, "/apis/mir.dev/v1alpha1/managedimages/ssa?force=true", json: ["metadata": ["labels": ["z": "1"]]],
+                                         contentType: "application/merge-patch+json")
+            #expect(force.status == 422)
+        }
+    }
+
+    @Test func dryRunWarningsAndTokens() async throws {
+        try await withCluster { c in
+            let dry = try await c.call(.POST, "/apis/mir.dev/v1alpha1/managedimages?dryRun=All", json: managedImage("dry"))
+            #expect(dry.status == 201)
+            #expect(dry.json.at("metadata", "resourceVersion") == nil)
+            #expect(try await c.call(.GET, "/apis/mir.dev/v1alpha1/managedimages/dry").status == 404)
+            let warned = try await c.call(.POST, "/apis/mir.dev/v1alpha1/managedimages?fieldValidation=Warn",
+                                          json: managedImage("warned", extraSpec: ["colour": "blue"]))
+            #expect(warned.status == 201)
+            #expect(warned.headers["Warning"].first == "299 - \"unknown field \\\"spec.colour\\\"\"")
+        }
+        let secured = try await LocalControlPlane().start(ControlPlaneConfiguration(insecurePort: 0, token: "s3cret", insecureRequiresToken: true))
+        let client = HTTPClientBox()
+        let denied = try await client.call(.GET, secured.insecureURL!.absoluteString + "/api/v1/namespaces")
+        await client.shutdown()
+        await secured.shutdown()
+        #expect(denied.status == 401)
+        #expect(denied.json["reason"] as? String == "Unauthorized")
+        #expect(secured.kubeconfig().contains("token: s3cret"))
+    }
+}
+
+@Suite struct ResourceVersionRuleTests {
+    @Test func listResourceVersionRules() async throws {
+        try await withCluster(crd: false) { c in
+            let list = try await c.call(.GET, "/api/v1/namespaces").json
+            let rv = Int(list.at("metadata", "resourceVersion") as? String ?? "") ?? 0
+            #expect(try await c.call(.GET, "/api/v1/namespaces?resourceVersion=\(rv)").status == 200)
+            let ahead = try await c.call(.GET, "/api/v1/namespaces?resourceVersion=\(rv + 100)")
+            #expect(ahead.status == 504)
+            #expect(ahead.json["message"] as? String == "Too large resource version: \(rv + 100), current: \(rv)")
+            #expect(try await c.call(.GET, "/api/v1/namespaces?resourceVersionMatch=Exact").status == 400)
+            #expect(try await c.call(.GET, "/api/v1/namespaces?resourceVersion=0&resourceVersionMatch=Exact").status == 400)
+            #expect(try await c.call(.GET, "/api/v1/namespaces?resourceVersion=0&resourceVersionMatch=NotOlderThan").status == 200)
+        }
+    }
+}

@@ -71,8 +71,8 @@ final class Kubectl: @unchecked Sendable {
         process.environment = environment
         let id = UUID().uuidString
         let out = home.appendingPathComponent("\(id).out"), err = home.appendingPathComponent("\(id).err")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = try FileHandle(forWritingTo: err)
         try process.run()

@@ -38,7 +38,8 @@ import Testing
             #expect(events.first?["type"] as? String == "ERROR")
             #expect(events.first?.at("object", "code") as? Int == 410)
             #expect(events.first?.at("object", "reason") as? String == "Expired")
-            #expect((events.first?.at("object", "message") as? String ?? "").hasPrefix("too old resource version: 1 ("))
+            let message = events.first?.at("object", "message") as? String
+            #expect(message?.hasPrefix("too old resource version: 1 (") == true)
         }
     }
 
