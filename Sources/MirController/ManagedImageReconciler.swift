@@ -180,9 +180,16 @@ public final class ManagedImageReconciler: Sendable {
         }.first
         if !tokenHandled, registryFailure == nil, observed.repositories[image.repositoryName]?.description != nil { reason = .manual }
         var waiting: (reason: String, message: String)?
+        var submitFailure: String?
         if let buildReason = reason, registryFailure == nil {
-            waiting = try await startBuild(object, image: image, depth: depth, reason: buildReason, observed: observed, jobs: jobs,
-                                           rebuildToken: rebuildToken)
+            do {
+                waiting = try await startBuild(object, image: image, depth: depth, reason: buildReason, observed: observed, jobs: jobs,
+                                               rebuildToken: rebuildToken)
+            } catch {
+                // Shown in status (and retried with backoff): e.g. a missing build namespace or a refused Job.
+                submitFailure = "starting the build Job in namespace \(namespace) failed: \(error)"
+                waiting = ("BuildNotStarted", submitFailure!)
+            }
             jobs = try await store.jobs()
             observed.buildRecords = try await store.allRecords()
         } else {
@@ -193,6 +200,9 @@ public final class ManagedImageReconciler: Sendable {
                               waiting: waiting, registryFailure: registryFailure, rebuildToken: rebuildToken)
         if let registryFailure {
             throw ReconcileError(image: name, operation: "reconcile repository", message: registryFailure)
+        }
+        if let submitFailure {
+            throw ReconcileError(image: name, operation: "start build", message: submitFailure)
         }
         return waiting == nil ? .done : .requeueAfter(waitInterval)
     }

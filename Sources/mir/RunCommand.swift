@@ -34,7 +34,7 @@ struct Run: AsyncParsableCommand {
     @Option(name: .long, help: "With --source files: seconds between passes when nothing changed.")
     var interval: Int = 60
 
-    @Flag(name: .customLong("leader-elect"), inversion: .prefixedEnableDisable, help: "Leader election through a Lease (only the leader writes).")
+    @Flag(name: .customLong("leader-elect"), inversion: .prefixedNo, help: "Leader election through a Lease (only the leader writes).")
     var leaderElect = true
 
     @Option(name: .customLong("lease-namespace"), help: "Namespace of the Lease (default: the client's namespace).")

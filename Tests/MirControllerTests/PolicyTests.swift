@@ -108,3 +108,18 @@ import Testing
         #expect(await tags("mir/beta").count == 1)
     }
 }
+
+@Suite struct BuildSubmissionTests {
+    @Test func aBuildThatCannotStartIsVisibleInStatus() async throws {
+        let h = try await ControllerHarness()
+        defer { Task { await h.stop() } }
+        var config = h.config
+        config.builder.buildNamespace = "missing-namespace"
+        let run = h.start(h.manager(config))
+        defer { run.cancel() }
+        try await h.create("stuck", spec: spec())
+        let stuck = try await h.waitFor("stuck", "BuildNotStarted") { condition($0, "Ready")?.reason == "BuildNotStarted" }
+        #expect(stuck.status?.phase == "BuildingFirstTime")
+        #expect(condition(stuck, "Ready")?.message.contains("missing-namespace") == true)
+    }
+}
