@@ -234,8 +234,9 @@ public final class ManagedImageReconciler: Sendable {
         guard scheduler.request(.init(image: name, priority: priority, depth: depth), activeImages: active) else {
             return ("BuildQueued", "waiting for a build slot (at most \(scheduler.maxConcurrentBuilds) builds at once)")
         }
-        // At most one active build per image: a newer spec replaces a running build; a manual rebuild replaces the Job.
-        for job in jobs where !job.isBeingDeleted && ((job.tag != image.tag && !job.outcome.isFinished) || (reason == .manual && job.tag == image.tag)) {
+        // At most one active build per image: a newer spec replaces a running build. A finished Job of the same tag
+        // (a manual rebuild, or an image gone from the registry) makes way for the new one: Job names are per tag.
+        for job in jobs where !job.isBeingDeleted && ((job.tag != image.tag && !job.outcome.isFinished) || (job.tag == image.tag && job.outcome.isFinished)) {
             _ = try? await client.delete(Job.self, name: job.name, namespace: namespace,
                                          options: DeleteOptions(propagationPolicy: .background))
             _ = try? await client.delete(ConfigMap.self, name: job.name, namespace: namespace)

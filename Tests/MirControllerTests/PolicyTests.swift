@@ -123,3 +123,26 @@ import Testing
         #expect(condition(stuck, "Ready")?.message.contains("missing-namespace") == true)
     }
 }
+
+@Suite struct RegistryDriftTests {
+    @Test func aRepositoryDeletedBehindMirsBackIsRecreatedAndRebuiltOnResync() async throws {
+        let h = try await ControllerHarness(buildDelay: .milliseconds(50))
+        defer { Task { await h.stop() } }
+        let run = h.start(h.manager(options: ControllerOptions(resyncPeriod: .milliseconds(700), waitInterval: .milliseconds(200))))
+        defer { run.cancel() }
+        try await h.create("vanish", spec: spec())
+        let ready = try await h.waitFor("vanish", "Ready") { $0.status?.phase == "Ready" }
+        let tag = try #require(ready.status?.imageTag)
+        _ = try await h.registry.deleteRepository(name: "mir/vanish", force: true)
+        let deadline = ContinuousClock.now + .seconds(10)
+        var tags: [String] = []
+        while ContinuousClock.now < deadline, !tags.contains(tag) {
+            tags = (try? await h.registry.listImages(repositoryName: "mir/vanish", maxResults: nil, nextToken: nil).items.compactMap(\.tag)) ?? []
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(tags.contains(tag))
+        #expect(h.log.started.filter { $0 == "vanish" }.count == 2)
+        try await h.waitFor("vanish", "Ready again") { $0.status?.phase == "Ready" && $0.status?.imageTag == tag }
+        #expect(try await h.events(reason: "RepositoryCreated", object: "vanish").first?.count == 2)
+    }
+}
