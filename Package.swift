@@ -70,7 +70,8 @@ let package = Package(
         .testTarget(name: "MirECRTests", dependencies: ["MirECR", "MirRegistry", "MirModel", "AWSSigV4", "AWSAuth"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeLocal", "MirModel"]),
         .testTarget(name: "MirControllerTests", dependencies: ["MirController", "MirCore", "MirBuild", "MirModel", "MirRegistry",
-            "KubeClient", "KubeLocal", "MirLocalRegistry", .product(name: "Metrics", package: "swift-metrics")]),
+            "KubeClient", "KubeLocal", "MirLocalRegistry", .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "MetricsTestKit", package: "swift-metrics")]),
         .testTarget(name: "KubeLocalTests", dependencies: ["KubeLocal", "MirModel", "MirBuild", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
     ],
     swiftLanguageModes: [.v6]

@@ -2,61 +2,67 @@ import Foundation
 import Metrics
 import MirCore
 import MirRegistry
+import Synchronization
 
 /// The metrics mir emits through swift-metrics (the backend is bootstrapped elsewhere): controller-runtime's names
 /// for reconciles, the work queue and leader election, plus mir's own.
 public enum ControllerMetrics {
     public static let controllerName = "managedimage"
 
+    private static let override = Mutex<(any MetricsFactory)?>(nil)
+    /// Routes mir's metrics to `factory` instead of the bootstrapped `MetricsSystem` (nil restores it). For tests.
+    public static func useFactory(_ factory: (any MetricsFactory)?) { override.withLock { $0 = factory } }
+    static var factory: any MetricsFactory { override.withLock { $0 } ?? MetricsSystem.factory }
+
     public static func reconciled(result: String, seconds: Double) {
-        Counter(label: "controller_runtime_reconcile_total", dimensions: [("controller", controllerName), ("result", result)]).increment()
-        Recorder(label: "controller_runtime_reconcile_time_seconds", dimensions: [("controller", controllerName)]).record(seconds)
+        Counter(label: "controller_runtime_reconcile_total", dimensions: [("controller", controllerName), ("result", result)], factory: factory).increment()
+        Recorder(label: "controller_runtime_reconcile_time_seconds", dimensions: [("controller", controllerName)], aggregate: true, factory: factory).record(seconds)
         if result == "error" {
-            Counter(label: "controller_runtime_reconcile_errors_total", dimensions: [("controller", controllerName)]).increment()
+            Counter(label: "controller_runtime_reconcile_errors_total", dimensions: [("controller", controllerName)], factory: factory).increment()
         }
     }
 
     public static func activeWorkers(_ count: Int) {
-        Gauge(label: "controller_runtime_active_workers", dimensions: [("controller", controllerName)]).record(count)
+        Gauge(label: "controller_runtime_active_workers", dimensions: [("controller", controllerName)], factory: factory).record(count)
     }
 
     public static func maxConcurrentReconciles(_ count: Int) {
-        Gauge(label: "controller_runtime_max_concurrent_reconciles", dimensions: [("controller", controllerName)]).record(count)
+        Gauge(label: "controller_runtime_max_concurrent_reconciles", dimensions: [("controller", controllerName)], factory: factory).record(count)
     }
 
     public static func queueDepth(_ depth: Int) {
-        Gauge(label: "workqueue_depth", dimensions: [("name", controllerName)]).record(depth)
-        Gauge(label: "mir_queue_depth", dimensions: []).record(depth)
+        Gauge(label: "workqueue_depth", dimensions: [("name", controllerName)], factory: factory).record(depth)
+        Gauge(label: "mir_queue_depth", dimensions: [], factory: factory).record(depth)
     }
 
     public static func queueAdd() {
-        Counter(label: "workqueue_adds_total", dimensions: [("name", controllerName)]).increment()
+        Counter(label: "workqueue_adds_total", dimensions: [("name", controllerName)], factory: factory).increment()
     }
 
     public static func queueRetry() {
-        Counter(label: "workqueue_retries_total", dimensions: [("name", controllerName)]).increment()
+        Counter(label: "workqueue_retries_total", dimensions: [("name", controllerName)], factory: factory).increment()
     }
 
     public static func workDuration(seconds: Double) {
-        Recorder(label: "workqueue_work_duration_seconds", dimensions: [("name", controllerName)]).record(seconds)
+        Recorder(label: "workqueue_work_duration_seconds", dimensions: [("name", controllerName)], aggregate: true, factory: factory).record(seconds)
     }
 
     public static func leader(_ isLeader: Bool, lease: String) {
-        Gauge(label: "leader_election_master_status", dimensions: [("name", lease)]).record(isLeader ? 1 : 0)
+        Gauge(label: "leader_election_master_status", dimensions: [("name", lease)], factory: factory).record(isLeader ? 1 : 0)
     }
 
     /// A build finished (`result`: succeeded, failed) or started (`started`), with its reason.
     public static func build(result: String, reason: String) {
-        Counter(label: "mir_builds_total", dimensions: [("result", result), ("reason", reason)]).increment()
+        Counter(label: "mir_builds_total", dimensions: [("result", result), ("reason", reason)], factory: factory).increment()
     }
 
     public static func registryCall(operation: String, code: String) {
-        Counter(label: "mir_ecr_calls_total", dimensions: [("operation", operation), ("code", code)]).increment()
+        Counter(label: "mir_ecr_calls_total", dimensions: [("operation", operation), ("code", code)], factory: factory).increment()
     }
 
     public static func images(byPhase counts: [ImagePhase: Int]) {
         for phase in ImagePhase.allCases {
-            Gauge(label: "mir_images", dimensions: [("phase", phase.rawValue)]).record(counts[phase] ?? 0)
+            Gauge(label: "mir_images", dimensions: [("phase", phase.rawValue)], factory: factory).record(counts[phase] ?? 0)
         }
     }
 }

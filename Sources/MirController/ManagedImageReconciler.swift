@@ -286,7 +286,7 @@ public final class ManagedImageReconciler: Sendable {
             case .succeeded(let libraries, _, _, _):
                 await events.record(object, .normal, reason: "BuildSucceeded",
                                     message: "built \(latest.tag) (\(libraries.count) pip libraries) by Job \(namespace)/\(latest.name)")
-                ControllerMetrics.build(result: "succeeded", reason: latest.record.reason)
+                ControllerMetrics.build(result: "succeeded", reason: BuildReason(rawValue: latest.record.reason)?.camelCase ?? "Unknown")
             case .failed(let reason, let message, _):
                 await events.record(object, .warning, reason: "BuildFailed", message: "\(reason.rawValue): \(message)")
                 ControllerMetrics.build(result: "failed", reason: reason.rawValue)
