@@ -18,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.0"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // Domain model: specs, config, diagnostics, JSON values, ECR lifecycle rules. No I/O.
@@ -51,9 +53,14 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "X509", package: "swift-certificates"), .product(name: "SwiftASN1", package: "swift-asn1"), .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"), "Yams"]),
+        // The controller (`mir run`): watches, work queue, build Jobs, status, events, finalizers, leader election.
+        .target(name: "MirController", dependencies: ["MirCore", "MirBuild", "MirModel", "MirRegistry", "MirSpec", "KubeClient",
+            .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
         // The thin CLI.
         .executableTarget(name: "mir", dependencies: [
-            "MirModel", "MirRegistry", "MirLocalRegistry", "MirSpec", "MirBuild", "MirCore", "MirECR", "KubeClient", "KubeLocal",
+            "MirModel", "MirRegistry", "MirLocalRegistry", "MirSpec", "MirBuild", "MirCore", "MirECR", "KubeClient", "KubeLocal", "MirController",
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -70,6 +77,9 @@ let package = Package(
         .testTarget(name: "MirECRTests", dependencies: ["MirECR", "MirRegistry", "MirModel", "AWSSigV4", "AWSAuth", "ECRFaultInjection",
             .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeLocal", "MirModel"]),
+        .testTarget(name: "MirControllerTests", dependencies: ["MirController", "MirCore", "MirBuild", "MirModel", "MirRegistry",
+            "KubeClient", "KubeLocal", "MirLocalRegistry", .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "MetricsTestKit", package: "swift-metrics")]),
         .testTarget(name: "KubeLocalTests", dependencies: ["KubeLocal", "MirModel", "MirBuild", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
     ],
     swiftLanguageModes: [.v6]

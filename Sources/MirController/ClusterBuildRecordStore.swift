@@ -1,0 +1,103 @@
+import Foundation
+import KubeClient
+import MirBuild
+import MirModel
+
+/// One build Job as the controller sees it.
+public struct ObservedBuildJob: Sendable, Hashable {
+    public var job: Job
+    public var outcome: BuildOutcome
+    public var record: BuildRecord
+
+    public var name: String { job.metadata.name ?? "" }
+    public var image: String { record.image }
+    public var tag: String { record.tag }
+    /// The manual-rebuild value the Job served, if any.
+    public var rebuildToken: String? { job.metadata.annotations?[KubernetesJobBuilder.rebuildAnnotation] }
+    public var isBeingDeleted: Bool { job.metadata.deletionTimestamp != nil }
+}
+
+/// Build records derived from the cluster: mir's build Jobs (label selector) and the ManagedImage's status (the
+/// image it serves), so a restart of mir loses nothing. `put` is a no-op: the Jobs and the status are the record.
+public struct ClusterBuildRecordStore: BuildRecordStore {
+    public let client: KubeClient
+    public let namespace: String
+    /// Only this image's Jobs (nil: every image's).
+    public let image: String?
+    /// The ManagedImage status to take the current image from, when no Job for its tag is left (TTL).
+    public let status: (image: String, status: ManagedImageStatus)?
+
+    public static let jobSelector = "\(BuildJobManifest.managedByLabel)=mir,app.kubernetes.io/component=image-build"
+
+    public init(client: KubeClient, namespace: String, image: String? = nil, status: (image: String, status: ManagedImageStatus)? = nil) {
+        self.client = client
+        self.namespace = namespace
+        self.image = image
+        self.status = status
+    }
+
+    public func put(_ record: BuildRecord) async throws {}
+
+    public func allRecords() async throws -> [BuildRecord] {
+        var records = try await jobs().map(\.record)
+        if let name = status?.image, let status = status?.status, let tag = status.imageTag,
+           !records.contains(where: { $0.tag == tag && $0.state == .succeeded }) {
+            records.append(BuildRecord(
+                image: name, tag: tag, state: .succeeded, reason: status.build?.reason ?? "", specDigest: "",
+                platformVersion: status.platformVersion ?? "", parentTag: nil, pythonVersion: "",
+                pipLibraries: status.pipLibraries ?? [], builder: "kubernetes", simulated: false,
+                startedAt: status.build?.startTime ?? .distantPast, finishedAt: status.build?.completionTime))
+        }
+        return records
+    }
+
+    /// mir's build Jobs (of `image`, when set), classified.
+    public func jobs() async throws -> [ObservedBuildJob] {
+        var selector = Self.jobSelector
+        if let image { selector += ",\(BuildJobManifest.imageLabel)=\(image)" }
+        let jobs = try await client.listAll(Job.self, namespace: namespace, options: ListOptions(labelSelector: selector)).items
+        guard !jobs.isEmpty else { return [] }
+        let pods = try await client.listAll(Pod.self, namespace: namespace, options: ListOptions(labelSelector: selector)).items
+        return jobs.map { job in
+            let mine = pods.filter { pod in
+                let labels = pod.metadata.labels ?? [:]
+                return labels["batch.kubernetes.io/job-name"] == job.metadata.name || labels["job-name"] == job.metadata.name
+                    || (pod.metadata.ownerReferences ?? []).contains { $0.uid == job.metadata.uid }
+            }
+            let simulated = mine.contains { $0.metadata.labels?["mir.dev/simulated"] == "true" }
+            let outcome = JobOutcomeClassifier.classify(job: job, pods: mine)
+            return ObservedBuildJob(job: job, outcome: outcome, record: Self.record(job: job, outcome: outcome, simulated: simulated))
+        }
+    }
+
+    /// The record of a Job (outcome from its pods).
+    public static func record(job: Job, pods: [Pod], simulated: Bool) -> BuildRecord {
+        record(job: job, outcome: JobOutcomeClassifier.classify(job: job, pods: pods), simulated: simulated)
+    }
+
+    static func record(job: Job, outcome: BuildOutcome, simulated: Bool) -> BuildRecord {
+        let labels = job.metadata.labels ?? [:]
+        let annotations = job.metadata.annotations ?? [:]
+        var record = BuildRecord(
+            image: labels[BuildJobManifest.imageLabel] ?? "", tag: labels[BuildJobManifest.tagLabel] ?? "", state: .running,
+            reason: annotations["mir.dev/reason"] ?? "", specDigest: annotations["mir.dev/spec-digest"] ?? "",
+            platformVersion: annotations["mir.dev/platform-version"] ?? "", parentTag: annotations["mir.dev/parent-tag"],
+            pythonVersion: annotations["mir.dev/python-version"] ?? "", builder: "kubernetes", simulated: simulated,
+            startedAt: job.status?.startTime ?? job.metadata.creationTimestamp ?? Date())
+        switch outcome {
+        case .running:
+            record.state = .running
+            record.message = "build Job \(job.metadata.namespace ?? "")/\(job.metadata.name ?? "") running"
+        case .succeeded(let libraries, let truncated, _, let completion):
+            record.state = .succeeded
+            record.pipLibraries = libraries
+            record.finishedAt = completion ?? Date()
+            record.message = truncated ? "the pip list was too long for the termination message and is truncated" : nil
+        case .failed(_, let message, let completion):
+            record.state = .failed
+            record.finishedAt = completion ?? Date()
+            record.message = message
+        }
+        return record
+    }
+}

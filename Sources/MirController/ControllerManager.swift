@@ -1,0 +1,201 @@
+import Foundation
+import KubeClient
+import Logging
+import MirBuild
+import MirCore
+import MirModel
+import MirRegistry
+import ServiceLifecycle
+import Synchronization
+
+/// Options of `mir run --source cluster`.
+public struct ControllerOptions: Sendable {
+    public var maxConcurrentReconciles: Int
+    /// Every image is reconciled again this often (jittered by up to +10%), to catch registry drift.
+    public var resyncPeriod: Duration
+    /// Resync adds are spread this far apart, so a resync never floods the registry.
+    public var resyncSpread: Duration
+    /// nil: no leader election (a single replica).
+    public var leaderElection: LeaderElectionConfig?
+    /// How soon an image waiting for a slot or a parent looks again.
+    public var waitInterval: Duration
+
+    public init(maxConcurrentReconciles: Int = 2, resyncPeriod: Duration = .seconds(600), resyncSpread: Duration = .milliseconds(50),
+                leaderElection: LeaderElectionConfig? = nil, waitInterval: Duration = .seconds(5)) {
+        self.maxConcurrentReconciles = maxConcurrentReconciles
+        self.resyncPeriod = resyncPeriod
+        self.resyncSpread = resyncSpread
+        self.leaderElection = leaderElection
+        self.waitInterval = waitInterval
+    }
+}
+
+/// Wires the controller: reflectors for ManagedImages and mir's build Jobs → a rate-limited work queue → workers
+/// running `ManagedImageReconciler`, plus a periodic resync; under a Lease when leader election is on (only the
+/// leader reconciles, so only the leader writes). A `Service`: it stops on graceful shutdown (SIGTERM).
+public final class ControllerManager: Service, Sendable {
+    public let client: KubeClient
+    public let reconciler: ManagedImageReconciler
+    public let options: ControllerOptions
+    public let queue: WorkQueue<String>
+    let config: MirConfig
+    let logger: Logger
+    public let elector: LeaderElector?
+    private let reconciles = Mutex(0)
+    /// How many reconciles this manager ran (only a leader runs any).
+    public var reconcileCount: Int { reconciles.withLock { $0 } }
+
+    public init(client: KubeClient, registry: any ImageRegistry, config: MirConfig, options: ControllerOptions,
+                logger: Logger = Logger(label: "mir.controller")) {
+        self.client = client
+        self.config = config
+        self.options = options
+        self.logger = logger
+        let identity = options.leaderElection?.identity ?? LeaderElectionConfig.defaultIdentity()
+        self.reconciler = ManagedImageReconciler(
+            client: client, registry: MeteredRegistry(registry), config: config,
+            scheduler: BuildScheduler(maxConcurrentBuilds: config.maxConcurrentBuilds),
+            events: EventRecorder(client: client, instance: identity), waitInterval: options.waitInterval, logger: logger)
+        self.queue = WorkQueue<String>()
+        self.elector = options.leaderElection.map { LeaderElector(client: client, config: $0, logger: logger) }
+    }
+
+    /// Runs until cancelled or graceful shutdown; with leader election, also returns when leadership is lost.
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await self.runUntilCancelled()
+        }
+    }
+
+    /// Runs until the calling task is cancelled (or leadership is lost).
+    public func runUntilCancelled() async {
+        let images = Reflector<ManagedImageResource>(client: client, logger: logger)
+        let jobs = Reflector<Job>(client: client, namespace: config.builder.buildNamespace,
+                                  labelSelector: ClusterBuildRecordStore.jobSelector, logger: logger)
+        let queue = self.queue
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await images.run() }
+            group.addTask { await jobs.run() }
+            group.addTask {
+                for await event in images.events {
+                    switch event {
+                    case .added(let o), .deleted(let o): await self.enqueue(o.metadata.name, withChildrenFrom: images.store)
+                    case .updated(let old, let new):
+                        // Status-only updates (our own writes) change neither generation, annotations, finalizers nor deletion.
+                        if old.metadata.generation != new.metadata.generation || old.metadata.annotations != new.metadata.annotations
+                            || old.metadata.deletionTimestamp != new.metadata.deletionTimestamp || old.metadata.finalizers != new.metadata.finalizers
+                            || old.status?.imageTag != new.status?.imageTag {
+                            await self.enqueue(new.metadata.name, withChildrenFrom: images.store)
+                        }
+                    case .synced: break
+                    }
+                    self.recordPhases(images.store)
+                }
+            }
+            group.addTask {
+                for await event in jobs.events {
+                    let job: Job?
+                    var over = false
+                    switch event {
+                    case .added(let j): job = j
+                    case .deleted(let j): job = j; over = true
+                    case .updated(_, let j): job = j
+                    case .synced: job = nil
+                    }
+                    guard let job, let image = job.metadata.labels?[BuildJobManifest.imageLabel] else { continue }
+                    if over || JobOutcomeClassifier.classify(job: job, pods: []).isFinished { self.reconciler.scheduler.release(image) }
+                    await self.enqueue(image, withChildrenFrom: images.store)
+                    // A finished build frees a slot: let waiting images ask again.
+                    for waiting in self.reconciler.scheduler.waitingImages { await queue.add(waiting) }
+                }
+            }
+            group.addTask { await self.resyncLoop(images.store) }
+            group.addTask {
+                if let elector = self.elector {
+                    await elector.run { await self.runWorkers() }
+                } else {
+                    await self.runWorkers()
+                }
+            }
+            // Stop everything when cancelled or when the leader loop returns (leadership lost).
+            await group.next()
+            group.cancelAll()
+            await queue.shutDown()
+        }
+    }
+
+    func enqueue(_ name: String?, withChildrenFrom store: ObjectStore<ManagedImageResource>) async {
+        guard let name else { return }
+        await queue.add(name)
+        ControllerMetrics.queueAdd()
+        for child in store.all {
+            if case .managedImage(let parent)? = try? child.decodedSpec().base, parent == name, let childName = child.metadata.name {
+                await queue.add(childName)
+            }
+        }
+        ControllerMetrics.queueDepth(await queue.count)
+    }
+
+    func recordPhases(_ store: ObjectStore<ManagedImageResource>) {
+        var counts: [ImagePhase: Int] = [:]
+        for o in store.all { if let p = o.status?.phase.flatMap(ImagePhase.init(rawValue:)) { counts[p, default: 0] += 1 } }
+        ControllerMetrics.images(byPhase: counts)
+    }
+
+    /// Re-adds every image periodically (jittered, spread out) to catch drift behind mir's back.
+    func resyncLoop(_ store: ObjectStore<ManagedImageResource>) async {
+        while !Task.isCancelled {
+            let jitter = options.resyncPeriod * Double.random(in: 0...0.1)
+            do { try await Task.sleep(for: options.resyncPeriod + jitter) } catch { return }
+            for (index, key) in store.keys.sorted().enumerated() {
+                await queue.addAfter(key, delay: options.resyncSpread * index)
+            }
+        }
+    }
+
+    /// `maxConcurrentReconciles` workers; returns when cancelled (in-flight reconciles are cancelled too).
+    public func runWorkers() async {
+        ControllerMetrics.maxConcurrentReconciles(options.maxConcurrentReconciles)
+        // Everything known so far gets a first look.
+        if let names = try? await client.listAll(ManagedImageResource.self).items.compactMap(\.metadata.name) {
+            for name in names { await queue.add(name) }
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<max(1, options.maxConcurrentReconciles) {
+                group.addTask { await self.worker() }
+            }
+            await group.waitForAll()  // children are cancelled with the calling task
+        }
+    }
+
+    func worker() async {
+        while !Task.isCancelled, let key = await queue.get() {
+            let started = ContinuousClock.now
+            reconciles.withLock { $0 += 1 }
+            ControllerMetrics.queueDepth(await queue.count)
+            do {
+                let result = try await reconciler.reconcile(key)
+                await queue.forget(key)
+                switch result {
+                case .done: ControllerMetrics.reconciled(result: "success", seconds: seconds(since: started))
+                case .requeueAfter(let delay):
+                    ControllerMetrics.reconciled(result: "requeue_after", seconds: seconds(since: started))
+                    await queue.addAfter(key, delay: delay)
+                }
+            } catch {
+                if Task.isCancelled { await queue.done(key); return }
+                logger.warning("reconcile \(key) failed: \(error)")
+                ControllerMetrics.reconciled(result: "error", seconds: seconds(since: started))
+                ControllerMetrics.queueRetry()
+                await queue.addRateLimited(key)
+            }
+            ControllerMetrics.workDuration(seconds: seconds(since: started))
+            await queue.done(key)
+        }
+    }
+
+    func seconds(since start: ContinuousClock.Instant) -> Double {
+        let d = ContinuousClock.now - start
+        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+}

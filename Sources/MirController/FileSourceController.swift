@@ -1,0 +1,91 @@
+import Foundation
+import Logging
+import MirBuild
+import MirCore
+import MirModel
+import MirRegistry
+import MirSpec
+import ServiceLifecycle
+
+/// `mir run --source files:DIR`: a GitOps directory as the source of ManagedImages. The directory is re-read when
+/// its files change (checked every `pollInterval`) and at least every `interval`; each pass runs the same
+/// Observer → Planner → Applier as `mir apply`. A pass with spec errors deletes nothing (the view is partial).
+public final class FileSourceController: Service, Sendable {
+    public let paths: [String]
+    public let config: MirConfig
+    public let registry: any ImageRegistry
+    public let builder: any ImageBuilder
+    public let records: any BuildRecordStore
+    public let interval: Duration
+    public let pollInterval: Duration
+    let logger: Logger
+
+    public init(paths: [String], config: MirConfig, registry: any ImageRegistry, builder: any ImageBuilder,
+                records: any BuildRecordStore, interval: Duration = .seconds(60), pollInterval: Duration = .seconds(2),
+                logger: Logger = Logger(label: "mir.files")) {
+        self.paths = paths
+        self.config = config
+        self.registry = MeteredRegistry(registry)
+        self.builder = builder
+        self.records = records
+        self.interval = interval
+        self.pollInterval = pollInterval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown { await self.runUntilCancelled() }
+    }
+
+    public func runUntilCancelled() async {
+        var lastFingerprint: String?
+        var lastPass = ContinuousClock.now - interval
+        while !Task.isCancelled {
+            let fingerprint = Self.fingerprint(paths)
+            if fingerprint != lastFingerprint || ContinuousClock.now - lastPass >= interval {
+                lastFingerprint = fingerprint
+                lastPass = ContinuousClock.now
+                do { _ = try await pass() } catch { logger.error("reconcile pass failed: \(error)") }
+            }
+            do { try await Task.sleep(for: pollInterval) } catch { return }
+        }
+    }
+
+    /// One reconcile pass over the directory.
+    public func pass() async throws -> ApplyReport {
+        let started = ContinuousClock.now
+        let loaded = SpecLoader.load(paths: paths, config: config)
+        for d in loaded.diagnostics where d.severity == .error { logger.error("\(d.description)") }
+        let valid = loaded.images.filter { image in !loaded.errors.contains { $0.message.contains("\"\(image.name)\"") } }
+        let resolved = try DesiredStateResolver.resolve(valid, config: config)
+        let desired = DesiredState(images: resolved, isComplete: loaded.isComplete, repositoryPrefix: config.repositoryPrefix,
+                                   platformVersion: config.platformVersion)
+        let observed = try await Observer(registry: registry, records: records).observe(desired)
+        let plan = Planner.plan(desired: desired, observed: observed, options: PlanOptions(forceDelete: config.forceDeleteRepositories))
+        for warning in plan.warnings { logger.warning("\(warning)") }
+        let report = await Applier(registry: registry, builder: builder, records: records, maxConcurrentBuilds: config.maxConcurrentBuilds)
+            .apply(plan, desired: desired, observed: observed)
+        let elapsed = ContinuousClock.now - started
+        ControllerMetrics.reconciled(result: report.failures.isEmpty ? "success" : "error",
+                                     seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        for failure in report.failures { logger.error("\(failure.message)") }
+        return report
+    }
+
+    /// Names, sizes and modification times of the YAML files under `paths`.
+    static func fingerprint(_ paths: [String]) -> String {
+        let fm = FileManager.default
+        var entries: [String] = []
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else { continue }
+            let files = isDirectory.boolValue ? ((fm.subpaths(atPath: path) ?? []).map { path + "/" + $0 }) : [path]
+            for file in files.sorted() {
+                guard let attributes = try? fm.attributesOfItem(atPath: file) else { continue }
+                let modified = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+                entries.append("\(file)|\(attributes[.size] ?? 0)|\(modified)")
+            }
+        }
+        return entries.joined(separator: "\n")
+    }
+}

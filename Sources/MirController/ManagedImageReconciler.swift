@@ -1,0 +1,422 @@
+import Foundation
+import KubeClient
+import Logging
+import MirBuild
+import MirCore
+import MirModel
+import MirRegistry
+
+/// What a reconcile asks of the work queue (controller-runtime's `Result`).
+public enum ReconcileResult: Sendable, Equatable {
+    case done
+    case requeueAfter(Duration)
+}
+
+/// A reconcile that failed; the key is requeued with rate limiting.
+public struct ReconcileError: Error, Sendable, CustomStringConvertible {
+    public var image: String
+    public var operation: String
+    public var message: String
+    public var description: String { "reconcile \(image): \(operation): \(message)" }
+}
+
+/// Reconciles one ManagedImage: finalizer, repository and lifecycle policy (through MirCore's Observer → Planner →
+/// Applier, scoped to this image), its build Job (one per image; a newer spec replaces a running build), status
+/// (phase, conditions) and events; deletion with the `mir.dev/repository` finalizer.
+public final class ManagedImageReconciler: Sendable {
+    public static let finalizer = "mir.dev/repository"
+    public static let fieldManager = "mir"
+
+    public let client: KubeClient
+    public let registry: any ImageRegistry
+    public let config: MirConfig
+    public let builder: KubernetesJobBuilder
+    public let scheduler: BuildScheduler
+    public let events: EventRecorder
+    let statusWriter: StatusWriter
+    let logger: Logger
+    /// How soon an image waiting for a build slot or for its parent's image looks again.
+    let waitInterval: Duration
+    /// How soon a deletion blocked by a non-empty repository is retried.
+    let blockedDeletionInterval: Duration
+
+    public init(client: KubeClient, registry: any ImageRegistry, config: MirConfig, scheduler: BuildScheduler,
+                events: EventRecorder, waitInterval: Duration = .seconds(5), blockedDeletionInterval: Duration = .seconds(30),
+                logger: Logger = Logger(label: "mir.controller")) {
+        self.client = client
+        self.registry = registry
+        self.config = config
+        self.builder = KubernetesJobBuilder(client: client, settings: config.builder)
+        self.scheduler = scheduler
+        self.events = events
+        self.statusWriter = StatusWriter(client: client)
+        self.waitInterval = waitInterval
+        self.blockedDeletionInterval = blockedDeletionInterval
+        self.logger = logger
+    }
+
+    var namespace: String { config.builder.buildNamespace }
+
+    // MARK: Reconcile
+
+    public func reconcile(_ name: String) async throws -> ReconcileResult {
+        let object: ManagedImageResource
+        do {
+            object = try await client.get(ManagedImageResource.self, name: name)
+        } catch let error as KubeAPIError where error.isNotFound {
+            scheduler.withdraw(name)
+            return .done
+        }
+        if object.metadata.deletionTimestamp != nil { return try await finalize(object) }
+        let current = try await ensureFinalizer(object)
+        return try await reconcileLive(current)
+    }
+
+    func ensureFinalizer(_ object: ManagedImageResource) async throws -> ManagedImageResource {
+        guard !(object.metadata.finalizers ?? []).contains(Self.finalizer) else { return object }
+        return try await client.modify(ManagedImageResource.self, name: object.metadata.name ?? "") { o in
+            guard o.metadata.deletionTimestamp == nil, !(o.metadata.finalizers ?? []).contains(Self.finalizer) else { return false }
+            o.metadata.finalizers = (o.metadata.finalizers ?? []) + [Self.finalizer]
+            return true
+        }
+    }
+
+    func reconcileLive(_ object: ManagedImageResource) async throws -> ReconcileResult {
+        let name = object.metadata.name ?? ""
+        let generation = object.metadata.generation
+        let all = try await client.listAll(ManagedImageResource.self).items
+        let live = Dictionary(all.filter { $0.metadata.deletionTimestamp == nil }.map { ($0.metadata.name ?? "", $0) },
+                              uniquingKeysWith: { a, _ in a })
+        let children = live.values.compactMap { o -> String? in
+            guard case .managedImage(let parent)? = try? o.decodedSpec().base, parent == name else { return nil }
+            return o.metadata.name
+        }.sorted()
+
+        // The image and its ancestors, parents first.
+        var chain: [ManagedImage] = []
+        var cursor: String? = name
+        var seen: Set<String> = []
+        while let current = cursor {
+            guard !seen.contains(current) else { break }
+            seen.insert(current)
+            guard let resource = live[current] else {
+                scheduler.withdraw(name)
+                try await writeParentMissing(name: name, parent: current, generation: generation)
+                return .done
+            }
+            let spec: ManagedImageSpec
+            do { spec = try resource.decodedSpec() } catch {
+                return try await writeInvalid(name: name, generation: generation, reason: "InvalidSpec",
+                                              message: current == name ? "spec: \(error)" : "parent \(current): spec: \(error)")
+            }
+            chain.insert(ManagedImage(name: current, spec: spec), at: 0)
+            if case .managedImage(let parent) = spec.base { cursor = parent } else { cursor = nil }
+        }
+        let diagnostics = SpecValidation.errors(chain, config: config)
+        if let first = diagnostics.first {
+            return try await writeInvalid(name: name, generation: generation, reason: "InvalidSpec", message: first)
+        }
+        let resolved: [ResolvedImage]
+        do { resolved = try DesiredStateResolver.resolve(chain, config: config) } catch {
+            return try await writeInvalid(name: name, generation: generation, reason: "InvalidSpec", message: error.description)
+        }
+        guard let image = resolved.first(where: { $0.name == name }) else { return .done }
+        let depth = resolved.count - 1
+        let desired = DesiredState(images: [image], isComplete: false, repositoryPrefix: config.repositoryPrefix,
+                                   platformVersion: config.platformVersion)
+        let store = ClusterBuildRecordStore(client: client, namespace: namespace, image: name,
+                                            status: object.status.map { (image: name, status: $0) })
+        let observer = Observer(registry: registry, records: store)
+        var observed = try await observer.observe(desired)
+        let plan = Planner.plan(desired: desired, observed: observed, options: PlanOptions(maxDeletions: 0))
+
+        // Someone else's repository: never taken over.
+        if let warning = plan.warnings.first(where: { $0.contains("not owned by mir") }) {
+            scheduler.withdraw(name)
+            await events.record(object, .warning, reason: "AdoptionRefused", message: warning)
+            try await statusWriter.update(name) { status, meta in
+                let now = Date()
+                status.phase = ImagePhase.failed.rawValue
+                status.repositoryName = image.repositoryName
+                status.observedGeneration = meta.generation
+                status.conditions = Conditions.set(Condition(type: ConditionType.repositorySynced, status: "False", observedGeneration: meta.generation,
+                                                             lastTransitionTime: now, reason: "AdoptionRefused", message: warning), in: status.conditions ?? [])
+                status.conditions = Conditions.set(Condition(type: ConditionType.ready, status: "False", observedGeneration: meta.generation,
+                                                             lastTransitionTime: now, reason: "AdoptionRefused", message: warning), in: status.conditions ?? [])
+            }
+            return .done
+        }
+
+        // Repository, ownership tags and lifecycle policy.
+        var registryFailure: String?
+        let repositoryActions = plan.actions.filter { $0.kind != .build }
+        if !repositoryActions.isEmpty {
+            let applier = Applier(registry: registry, builder: builder, records: store)
+            let report = await applier.apply(Plan(actions: repositoryActions), desired: desired, observed: observed)
+            for (action, outcome) in report.outcomes {
+                switch (action, outcome) {
+                case (.createRepository(let repo, _, _), .succeeded(let uri)):
+                    await events.record(object, .normal, reason: "RepositoryCreated", message: "created repository \(repo) (\(uri ?? ""))")
+                case (.putLifecyclePolicy(let repo, _, _, let why), .succeeded):
+                    await events.record(object, .normal, reason: "LifecyclePolicyApplied",
+                                        message: "applied the lifecycle policy to \(repo) (it was \(why.rawValue))")
+                case (_, .failed(let message)):
+                    registryFailure = registryFailure ?? message
+                default:
+                    break
+                }
+            }
+            observed = try await observer.observe(desired)
+        }
+
+        // The build.
+        var jobs = try await store.jobs()
+        if jobs.contains(where: { $0.tag == image.tag && $0.outcome.isFinished }) { scheduler.release(name) }
+        let rebuildToken = object.metadata.annotations?[KubernetesJobBuilder.rebuildAnnotation].flatMap { $0.isEmpty ? nil : $0 }
+        let tokenHandled = rebuildToken == nil || jobs.contains { $0.rebuildToken == rebuildToken }
+            || object.status?.build?.message?.contains("[rebuild \(rebuildToken ?? "")]") == true
+        var reason: BuildReason? = plan.actions.compactMap { a -> BuildReason? in
+            if case .build(_, _, let r) = a { return r } else { return nil }
+        }.first
+        if !tokenHandled, registryFailure == nil, observed.repositories[image.repositoryName]?.description != nil { reason = .manual }
+        var waiting: (reason: String, message: String)?
+        var submitFailure: String?
+        if let buildReason = reason, registryFailure == nil {
+            do {
+                waiting = try await startBuild(object, image: image, depth: depth, reason: buildReason, observed: observed, jobs: jobs,
+                                               rebuildToken: rebuildToken)
+            } catch {
+                // Shown in status (and retried with backoff): e.g. a missing build namespace or a refused Job.
+                submitFailure = "starting the build Job in namespace \(namespace) failed: \(error)"
+                waiting = ("BuildNotStarted", submitFailure!)
+            }
+            jobs = try await store.jobs()
+            observed.buildRecords = try await store.allRecords()
+        } else {
+            scheduler.withdraw(name)
+        }
+
+        try await writeStatus(object, image: image, desired: desired, observed: observed, jobs: jobs, children: children,
+                              waiting: waiting, registryFailure: registryFailure, rebuildToken: rebuildToken)
+        if let registryFailure {
+            throw ReconcileError(image: name, operation: "reconcile repository", message: registryFailure)
+        }
+        if let submitFailure {
+            throw ReconcileError(image: name, operation: "start build", message: submitFailure)
+        }
+        return waiting == nil ? .done : .requeueAfter(waitInterval)
+    }
+
+    /// Starts the build when its parent's image exists and a slot is free; returns why it waits otherwise.
+    func startBuild(_ object: ManagedImageResource, image: ResolvedImage, depth: Int, reason: BuildReason, observed: ObservedState,
+                    jobs: [ObservedBuildJob], rebuildToken: String?) async throws -> (reason: String, message: String)? {
+        let name = image.name
+        guard let uri = observed.repositories[image.repositoryName]?.description?.uri else {
+            return ("RepositoryPending", "the repository \(image.repositoryName) is not ready yet")
+        }
+        if case .managed(let parent, let parentTag, let parentRepo) = image.base {
+            let present: Bool
+            do {
+                let page = try await registry.describeImages(repositoryName: parentRepo, imageIds: [ImageIdentifier(tag: parentTag)],
+                                                             maxResults: nil, nextToken: nil)
+                present = !page.items.isEmpty
+            } catch let error as RegistryError where error.code == .imageNotFound || error.code == .repositoryNotFound {
+                present = false
+            }
+            if !present {
+                scheduler.withdraw(name)
+                return ("WaitingForParent", "waiting for parent \(parent) to build \(parentTag)")
+            }
+        }
+        let others = try await ClusterBuildRecordStore(client: client, namespace: namespace).jobs()
+        let active = Set(others.filter { !$0.outcome.isFinished && !$0.isBeingDeleted && $0.image != name }.map(\.image))
+        let priority = (reason == .platformUpgraded || reason == .parentRebuilt) ? 1 : 0
+        guard scheduler.request(.init(image: name, priority: priority, depth: depth), activeImages: active) else {
+            return ("BuildQueued", "waiting for a build slot (at most \(scheduler.maxConcurrentBuilds) builds at once)")
+        }
+        // At most one active build per image: a newer spec replaces a running build. A finished Job of the same tag
+        // (a manual rebuild, or an image gone from the registry) makes way for the new one: Job names are per tag.
+        for job in jobs where !job.isBeingDeleted && ((job.tag != image.tag && !job.outcome.isFinished) || (job.tag == image.tag && job.outcome.isFinished)) {
+            _ = try? await client.delete(Job.self, name: job.name, namespace: namespace,
+                                         options: DeleteOptions(propagationPolicy: .background))
+            _ = try? await client.delete(ConfigMap.self, name: job.name, namespace: namespace)
+        }
+        let registryHost = String(uri.dropLast(image.repositoryName.count))
+        let request = BuildRequest(image: image, reason: reason, platformVersion: config.platformVersion) { registryHost + $0 }
+        do {
+            let record = try await builder.submit(request, owner: BuildJobOwner(name: name, uid: object.metadata.uid ?? ""),
+                                                  rebuildToken: rebuildToken)
+            if record.state == .running {
+                await events.record(object, .normal, reason: "BuildStarted",
+                                    message: "build Job \(namespace)/\(BuildJobManifest.jobName(image: name, tag: image.tag)) started for \(image.tag) (\(reason.rawValue))")
+                ControllerMetrics.build(result: "started", reason: reason.camelCase)
+            }
+        } catch let error as KubeAPIError where error.isAlreadyExists || error.isConflict {
+            return ("BuildQueued", "the previous build Job is still being deleted")
+        }
+        return nil
+    }
+
+    // MARK: Status
+
+    func writeStatus(_ object: ManagedImageResource, image: ResolvedImage, desired: DesiredState, observed: ObservedState,
+                     jobs: [ObservedBuildJob], children: [String], waiting: (reason: String, message: String)?,
+                     registryFailure: String?, rebuildToken: String?) async throws {
+        let name = image.name
+        var derived = StatusDeriver.statuses(desired: desired, observed: observed).first!
+        if let waiting, derived.phase != .ready {
+            derived.phase = derived.currentTag == nil ? .buildingFirstTime : .outdated
+            derived.reason = waiting.reason
+            derived.message = waiting.message
+        }
+        let repo = observed.repositories[image.repositoryName]
+        let latest = jobs.filter { !$0.isBeingDeleted }.max { $0.record.startedAt < $1.record.startedAt }
+        let current = jobs.first { $0.tag == derived.currentTag }
+        var digest: String?
+        if case .succeeded(_, _, let d, _)? = current?.outcome { digest = d }
+        if digest == nil, let tag = derived.currentTag {
+            digest = try? await registry.describeImages(repositoryName: image.repositoryName, imageIds: [ImageIdentifier(tag: tag)],
+                                                         maxResults: nil, nextToken: nil).items.first?.digest
+        }
+        let previous = object.status
+        // Build outcome events, once per finished Job.
+        if let latest, latest.outcome.isFinished,
+           previous?.build?.jobName != latest.name || previous?.build?.completionTime == nil {
+            switch latest.outcome {
+            case .succeeded(let libraries, _, _, _):
+                await events.record(object, .normal, reason: "BuildSucceeded",
+                                    message: "built \(latest.tag) (\(libraries.count) pip libraries) by Job \(namespace)/\(latest.name)")
+                ControllerMetrics.build(result: "succeeded", reason: BuildReason(rawValue: latest.record.reason)?.camelCase ?? "Unknown")
+            case .failed(let reason, let message, _):
+                await events.record(object, .warning, reason: "BuildFailed", message: "\(reason.rawValue): \(message)")
+                ControllerMetrics.build(result: "failed", reason: reason.rawValue)
+            case .running:
+                break
+            }
+        }
+        let desiredPolicy = LifecyclePolicyRules.normalized(image.lifecyclePolicy)
+        let policySynced: (String, String, String) = {
+            switch repo?.lifecyclePolicy {
+            case .known(let p?)? where LifecyclePolicyRules.normalized(p) == desiredPolicy: return ("True", "PolicyApplied", "the lifecycle policy is in place")
+            case .known(nil)?: return ("False", "PolicyMissing", "the repository has no lifecycle policy")
+            case .known?: return ("False", "PolicyDrifted", "the lifecycle policy differs from the desired one")
+            default: return ("Unknown", "PolicyUnknown", "the lifecycle policy could not be read")
+            }
+        }()
+        let buildCondition: (String, String, String) = {
+            switch latest?.outcome {
+            case .running?: return ("Unknown", "BuildRunning", latest?.record.message ?? "build running")
+            case .succeeded?: return ("True", "BuildSucceeded", "built \(latest?.tag ?? "")")
+            case .failed(let reason, let message, _)?: return ("False", reason.rawValue, message)
+            case nil: return derived.currentTag != nil ? ("True", "ImageAvailable", "image \(derived.currentTag!) is in the registry")
+                                                        : ("Unknown", "NoBuild", "no build yet")
+            }
+        }()
+        let readyTrue = derived.currentTag != nil && derived.phase != .failed
+        let repoSynced: (String, String, String) = registryFailure.map { ("False", "RegistryError", $0) }
+            ?? (repo?.description != nil ? ("True", "RepositoryReady", "repository \(image.repositoryName) exists and is owned by mir")
+                                         : ("False", "RepositoryMissing", "repository \(image.repositoryName) does not exist"))
+        let buildStatus: ManagedImageStatus.BuildStatus? = latest.map { job -> ManagedImageStatus.BuildStatus in
+            var reason = BuildReason(rawValue: job.record.reason)?.camelCase ?? "Build"
+            var message = job.record.message ?? ""
+            switch job.outcome {
+            case .failed(let r, let m, _): reason = r.rawValue; message = m
+            case .succeeded(_, let truncated, _, _):
+                message = truncated ? "pipLibraries truncated: the pip list did not fit in the termination message" : "build succeeded"
+            case .running: break
+            }
+            if let token = job.rebuildToken { message += " [rebuild \(token)]" }
+            return .init(jobName: job.name, reason: reason, startTime: job.record.startedAt, completionTime: job.record.finishedAt, message: message)
+        } ?? previous?.build
+        let final = derived
+        let finalDigest = digest
+        try await statusWriter.update(name) { status, meta in
+            let now = Date()
+            let gen = meta.generation
+            status.phase = final.phase.rawValue
+            status.repositoryName = image.repositoryName
+            status.repositoryURI = final.repositoryURI ?? status.repositoryURI
+            status.imageTag = final.currentTag
+            status.imageDigest = final.currentTag == nil ? nil : (finalDigest ?? (status.imageTag == final.currentTag ? status.imageDigest : nil))
+            status.platformVersion = final.platformVersion
+            status.pipLibraries = final.currentTag == nil ? nil : final.pipLibraries
+            status.childImages = children
+            status.build = buildStatus
+            status.observedGeneration = gen
+            var conditions = (status.conditions ?? []).filter { $0.type != ConditionType.parentMissing && $0.type != ConditionType.deletionBlocked }
+            func put(_ type: String, _ s: (String, String, String)) {
+                conditions = Conditions.set(Condition(type: type, status: s.0, observedGeneration: gen, lastTransitionTime: now,
+                                                      reason: s.1, message: s.2), in: conditions)
+            }
+            put(ConditionType.ready, (readyTrue ? "True" : "False", final.reason.isEmpty ? final.phase.rawValue : final.reason, final.message))
+            put(ConditionType.repositorySynced, repoSynced)
+            put(ConditionType.lifecyclePolicySynced, policySynced)
+            put(ConditionType.buildSucceeded, buildCondition)
+            status.conditions = conditions
+        }
+    }
+
+    func writeParentMissing(name: String, parent: String, generation: Int?) async throws {
+        try await statusWriter.update(name) { status, meta in
+            status.observedGeneration = meta.generation
+            status.conditions = Conditions.set(Condition(type: ConditionType.parentMissing, status: "True", observedGeneration: meta.generation,
+                                                         lastTransitionTime: Date(), reason: "ParentNotFound",
+                                                         message: "base ManagedImage \(parent) does not exist (or is being deleted)"),
+                                               in: status.conditions ?? [])
+            if status.imageTag == nil { status.phase = ImagePhase.failed.rawValue }
+        }
+    }
+
+    func writeInvalid(name: String, generation: Int?, reason: String, message: String) async throws -> ReconcileResult {
+        scheduler.withdraw(name)
+        try await statusWriter.update(name) { status, meta in
+            status.phase = ImagePhase.failed.rawValue
+            status.observedGeneration = meta.generation
+            status.conditions = Conditions.set(Condition(type: ConditionType.ready, status: "False", observedGeneration: meta.generation,
+                                                         lastTransitionTime: Date(), reason: reason, message: message),
+                                               in: status.conditions ?? [])
+        }
+        return .done
+    }
+
+    // MARK: Deletion
+
+    func finalize(_ object: ManagedImageResource) async throws -> ReconcileResult {
+        let name = object.metadata.name ?? ""
+        scheduler.withdraw(name)
+        guard (object.metadata.finalizers ?? []).contains(Self.finalizer) else { return .done }
+        let policy = (try? object.decodedSpec().deletionPolicy) ?? .retain
+        let repository = config.repositoryPrefix + name
+        if policy == .delete {
+            do {
+                let found = try await registry.describeRepositories(names: [repository], maxResults: nil, nextToken: nil).items.first
+                var owned = false
+                if let found {
+                    owned = try await registry.listTagsForResource(arn: found.arn)
+                        .contains { $0.key == OwnershipTags.managedByKey && $0.value == OwnershipTags.managedByValue }
+                }
+                if owned {
+                    _ = try await registry.deleteRepository(name: repository, force: config.forceDeleteRepositories)
+                    await events.record(object, .normal, reason: "RepositoryDeleted", message: "deleted repository \(repository)")
+                }
+            } catch let error as RegistryError where error.code == .repositoryNotFound {
+                // Already gone.
+            } catch let error as RegistryError where error.code == .repositoryNotEmpty {
+                let message = "repository \(repository) still holds images; it is deleted only with forceDeleteRepositories: true in the config (or set deletionPolicy: Retain)"
+                await events.record(object, .warning, reason: "DeletionBlocked", message: message)
+                try await statusWriter.update(name) { status, meta in
+                    status.conditions = Conditions.set(Condition(type: ConditionType.deletionBlocked, status: "True", observedGeneration: meta.generation,
+                                                                 lastTransitionTime: Date(), reason: "RepositoryNotEmpty", message: message),
+                                                       in: status.conditions ?? [])
+                }
+                return .requeueAfter(blockedDeletionInterval)
+            }
+        }
+        _ = try await client.modify(ManagedImageResource.self, name: name) { o in
+            guard let finalizers = o.metadata.finalizers, finalizers.contains(Self.finalizer) else { return false }
+            o.metadata.finalizers = finalizers.filter { $0 != Self.finalizer }
+            return true
+        }
+        return .done
+    }
+}

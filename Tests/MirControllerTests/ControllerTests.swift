@@ -1,0 +1,276 @@
+import Foundation
+import KubeClient
+import MirBuild
+import MirController
+import MirCore
+import MirModel
+import MirRegistry
+import Testing
+
+/// §6 scenarios against the local control plane (simulated job runner) and the embedded registry.
+@Suite(.serialized) struct ControllerTests {
+    @Test func createBuildsFirstTimeThenReadyWithPipLibraries() async throws {
+        let h = try await ControllerHarness(buildDelay: .milliseconds(600))
+        defer { Task { await h.stop() } }
+        let run = h.start(h.manager())
+        defer { run.cancel() }
+        try await h.create("web", spec: spec(pip: ["requests", "flask"]))
+        let building = try await h.waitFor("web", "BuildingFirstTime") { $0.status?.phase == "BuildingFirstTime" && $0.status?.build?.jobName != nil }
+        #expect(condition(building, "Ready")?.status == "False")
+        let ready = try await h.waitFor("web", "Ready") { $0.status?.phase == "Ready" }
+        let status = try #require(ready.status)
+        let names = Set((status.pipLibraries ?? []).map(\.name))
+        #expect(names.isSuperset(of: ["requests", "flask"]))
+        #expect(status.repositoryName == "mir/web" && status.repositoryURI?.hasSuffix("/mir/web") == true)
+        #expect(status.imageTag != nil && status.imageDigest?.hasPrefix("sha256:") == true)
+        #expect(status.observedGeneration == ready.metadata.generation)
+        #expect(condition(ready, "Ready")?.status == "True")
+        #expect(condition(ready, "RepositorySynced")?.status == "True")
+        #expect(condition(ready, "LifecyclePolicySynced")?.status == "True")
+        #expect(condition(ready, "BuildSucceeded")?.status == "True")
+        #expect(ready.metadata.finalizers?.contains("mir.dev/repository") == true)
+        // One Job, labelled, owned by the ManagedImage, with a deadline, a small backoff limit and a pod failure policy.
+        let jobs = try await h.jobs(image: "web")
+        #expect(jobs.count == 1)
+        let job = try #require(jobs.first)
+        #expect(job.metadata.name == BuildJobManifest.jobName(image: "web", tag: status.imageTag!))
+        #expect(job.metadata.labels?[BuildJobManifest.tagLabel] == status.imageTag)
+        #expect(job.metadata.ownerReferences?.first?.uid == ready.metadata.uid)
+        #expect(job.spec?.activeDeadlineSeconds != nil && job.spec?.podFailurePolicy != nil && job.spec?.ttlSecondsAfterFinished != nil)
+        // The image is in the registry; events were recorded.
+        let tags = try await h.registry.listImages(repositoryName: "mir/web", maxResults: nil, nextToken: nil).items.compactMap(\.tag)
+        #expect(tags.contains(status.imageTag!))
+        for reason in ["RepositoryCreated", "LifecyclePolicyApplied", "BuildStarted", "BuildSucceeded"] {
+            let events = try await h.events(reason: reason, object: "web")
+            #expect(events.count == 1, "event \(reason)")
+            #expect(events.first?.reportingComponent == "mir")
+        }
+    }
+
+    @Test func specChangeRebuildsWhileReadyStaysTrue() async throws {
+        let h = try await ControllerHarness(buildDelay: .milliseconds(800))
+        defer { Task { await h.stop() } }
+        let run = h.start(h.manager())
+        defer { run.cancel() }
+        try await h.create("api", spec: spec(pip: ["requests"]))
+        let first = try await h.waitFor("api", "Ready") { $0.status?.phase == "Ready" }
+        let oldTag = try #require(first.status?.imageTag)
+        _ = try await h.client.modify(ManagedImageResource.self, name: "api") { o in
+            o.spec = try KubeJSON.toJSONValue(spec(pip: ["requests", "numpy"]))
+            return true
+        }
+        let rebuilding = try await h.waitFor("api", "Rebuilding") { $0.status?.phase == "Rebuilding" }
+        #expect(condition(rebuilding, "Ready")?.status == "True")
+        #expect(rebuilding.status?.imageTag == oldTag)
+        let ready = try await h.waitFor("api", "Ready on a new tag") { $0.status?.phase == "Ready" && $0.status?.imageTag != oldTag }
+        #expect(ready.status?.pipLibraries?.contains { $0.name == "numpy" } == true)
+        #expect(condition(ready, "Ready")?.lastTransitionTime == condition(first, "Ready")?.lastTransitionTime)
+    }
+
+    @Test func platformBumpMakesImagesOutdatedThenRebuildsParentsFirstWithinTheLimit() async throws {
+        let h = try await ControllerHarness(buildDelay: .milliseconds(300), maxConcurrentBuilds: 1)
+        defer { Task { await h.stop() } }
+        var run = h.start(h.manager())
+        try await h.create("base", spec: spec(pip: ["requests"]))
+        try await h.create("child", spec: spec(pip: ["flask"], parent: "base"))
+        try await h.create("other", spec: spec(pip: ["numpy"]))
+        for name in ["base", "child", "other"] { try await h.waitFor(name, "Ready") { $0.status?.phase == "Ready" } }
+        run.cancel()
+        await run.value
+        #expect(h.log.maxInFlight == 1)
+        #expect(h.log.started.firstIndex(of: "base")! < h.log.started.firstIndex(of: "child")!)
+
+        var bumped = h.config
+        bumped.platformVersion = "9.9.9"
+        let startedBefore = h.log.started.count
+        run = h.start(h.manager(bumped))
+        defer { run.cancel() }
+        // While one image builds, the others wait: Outdated.
+        var sawOutdated = false
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            let all = try await h.client.listAll(ManagedImageResource.self).items
+            if all.contains(where: { $0.status?.phase == "Outdated" && condition($0, "Ready")?.status == "True" }) { sawOutdated = true }
+            if all.allSatisfy({ $0.status?.phase == "Ready" && $0.status?.platformVersion == "9.9.9" }) { break }
+            try await Task.sleep(for: .milliseconds(30))
+        }
+        #expect(sawOutdated)
+        for name in ["base", "child", "other"] {
+            let o = try await h.image(name)
+            #expect(o.status?.phase == "Ready" && o.status?.platformVersion == "9.9.9", "\(name): \(String(describing: o.status))")
+        }
+        let rebuilt = Array(h.log.started.dropFirst(startedBefore))
+        #expect(rebuilt.sorted() == ["base", "child", "other"])
+        #expect(rebuilt.firstIndex(of: "base")! < rebuilt.firstIndex(of: "child")!)
+        #expect(h.log.maxInFlight == 1)
+    }
+
+    @Test func buildFailureIsTypedAndPointsAtTheLogs() async throws {
+        let h = try await ControllerHarness(buildDelay: .milliseconds(100))
+        defer { Task { await h.stop() } }
+        let run = h.start(h.manager())
+        defer { run.cancel() }
+        try await h.create("bad", spec: spec(pip: ["broken"]))
+        let failed = try await h.waitFor("bad", "Failed") { $0.status?.phase == "Failed" }
+        #expect(failed.status?.build?.reason == "BuildFailed")
+        let message = try #require(failed.status?.build?.message)
+        #expect(message.contains("No matching distribution found for broken"))
+        #expect(message.hasSuffix("kubectl logs -n mir-builds job/\(failed.status!.build!.jobName!) -c report"))
+        #expect(condition(failed, "Ready")?.status == "False")
+        #expect(condition(failed, "BuildSucceeded")?.reason == "BuildFailed")
+        #expect(try await h.events(reason: "BuildFailed", object: "bad").count == 1)
+        // Not retried on its own: still one Job.
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try await h.jobs(image: "bad").count == 1)
+    }
+
+    @Test func deletionWithDeleteAndRetainAndBlockedByImages() async throws {
+        let h = try await ControllerHarness(buildDelay: .milliseconds(50))
+        defer { Task { await h.stop() } }
+        let run = h.start(h.manager())
+        defer { run.cancel() }
+        // Retain: the repository stays.
+        try await h.create("kept", spec: spec(deletionPolicy: .retain))
+        try await h.waitFor("kept", "Ready") { $0.status?.phase == "Ready" }
+        _ = try await h.client.delete(ManagedImageResource.self, name: "kept")
+        try await waitGone(h, "kept")
+        #expect(try await h.registry.describeRepositories(names: ["mir/kept"], maxResults: nil, nextToken: nil).items.count == 1)
+
+        // Delete, repository holding an image, no force: blocked visibly, finalizer stays.
+        try await h.create("full", spec: spec())
+        try await h.waitFor("full", "Ready") { $0.status?.phase == "Ready" }
+        _ = try await h.client.delete(ManagedImageResource.self, name: "full")
+        let blocked = try await h.waitFor("full", "DeletionBlocked") { condition($0, "DeletionBlocked")?.status == "True" }
+        #expect(condition(blocked, "DeletionBlocked")?.reason == "RepositoryNotEmpty")
+        #expect(blocked.metadata.finalizers?.contains("mir.dev/repository") == true)
+        #expect(try await h.events(reason: "DeletionBlocked", object: "full").count == 1)
+        #expect(try await h.registry.describeRepositories(names: ["mir/full"], maxResults: nil, nextToken: nil).items.count == 1)
+
+        // Delete, empty repository: the repository goes, then the object.
+        let empty = try await h.registry.createRepository(name: "mir/empty", tags: OwnershipTags.tags(image: "empty", deletionPolicy: .delete))
+        _ = empty
+        try await h.create("empty", spec: spec(pip: ["broken"]))  // never builds an image
+        try await h.waitFor("empty", "Failed") { $0.status?.phase == "Failed" }
+        _ = try await h.client.delete(ManagedImageResource.self, name: "empty")
+        try await waitGone(h, "empty")
+        await #expect(throws: RegistryError.self) {
+            _ = try await h.registry.describeRepositories(names: ["mir/empty"], maxResults: nil, nextToken: nil)
+        }
+        #expect(try await h.events(reason: "RepositoryDeleted", object: "empty").count == 1)
+    }
+
+    @Test func forcedDeletionRemovesARepositoryWithImages() async throws {
+        let h = try await ControllerHarness(buildDelay: .milliseconds(50), forceDelete: true)
+        defer { Task { await h.stop() } }
+        let run = h.start(h.manager())
+        defer { run.cancel() }
+        try await h.create("gone", spec: spec())
+        try await h.waitFor("gone", "Ready") { $0.status?.phase == "Ready" }
+        _ = try await h.client.delete(ManagedImageResource.self, name: "gone")
+        try await waitGone(h, "gone")
+        await #expect(throws: RegistryError.self) {
+            _ = try await h.registry.describeRepositories(names: ["mir/gone"], maxResults: nil, nextToken: nil)
+        }
+    }
+
+    @Test func childOfADeletedParentGetsParentMissing() async throws {
+        let h = try await ControllerHarness(buildDelay: .milliseconds(50), forceDelete: true)
+        defer { Task { await h.stop() } }
+        let run = h.start(h.manager())
+        defer { run.cancel() }
+        try await h.create("p", spec: spec())
+        try await h.create("c", spec: spec(pip: ["flask"], parent: "p"))
+        try await h.waitFor("c", "Ready") { $0.status?.phase == "Ready" }
+        _ = try await h.client.delete(ManagedImageResource.self, name: "p")
+        let orphan = try await h.waitFor("c", "ParentMissing") { condition($0, "ParentMissing")?.status == "True" }
+        #expect(condition(orphan, "ParentMissing")?.reason == "ParentNotFound")
+    }
+
+    @Test func restartMidBuildNeverDuplicatesTheJob() async throws {
+        let h = try await ControllerHarness(buildDelay: .seconds(2))
+        defer { Task { await h.stop() } }
+        let first = h.start(h.manager())
+        try await h.create("slow", spec: spec())
+        try await h.waitFor("slow", "build started") { $0.status?.build?.jobName != nil }
+        first.cancel()
+        await first.value
+        let second = h.start(h.manager())
+        defer { second.cancel() }
+        let ready = try await h.waitFor("slow", "Ready") { $0.status?.phase == "Ready" }
+        #expect(try await h.jobs(image: "slow").count == 1)
+        #expect(h.log.started.filter { $0 == "slow" }.count == 1)
+        #expect(ready.status?.build?.jobName == BuildJobManifest.jobName(image: "slow", tag: ready.status!.imageTag!))
+    }
+
+    @Test func lifecyclePolicyDriftIsCorrectedOnResync() async throws {
+        let h = try await ControllerHarness(buildDelay: .milliseconds(50))
+        defer { Task { await h.stop() } }
+        let run = h.start(h.manager(options: ControllerOptions(resyncPeriod: .milliseconds(700), waitInterval: .milliseconds(200))))
+        defer { run.cancel() }
+        try await h.create("drift", spec: spec())
+        try await h.waitFor("drift", "Ready") { $0.status?.phase == "Ready" }
+        let other = #"{"rules":[{"rulePriority":1,"description":"changed behind mir's back","selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}}]}"#
+        try await h.registry.putLifecyclePolicy(repositoryName: "mir/drift", policyText: other)
+        let deadline = ContinuousClock.now + .seconds(10)
+        var restored = false
+        while ContinuousClock.now < deadline, !restored {
+            let text = try await h.registry.getLifecyclePolicy(repositoryName: "mir/drift")
+            restored = LifecyclePolicyRules.normalized(JSONValue.parse(text) ?? .null) == LifecyclePolicyRules.normalized(MirConfig.defaultLifecyclePolicy)
+            if !restored { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(restored)
+        let events = try await h.events(reason: "LifecyclePolicyApplied", object: "drift")
+        #expect(events.contains { $0.message?.contains("drifted") == true })
+    }
+
+    @Test func twoReplicasElectOneLeaderAndTheOtherTakesOver() async throws {
+        let h = try await ControllerHarness(buildDelay: .milliseconds(50))
+        defer { Task { await h.stop() } }
+        func options(_ id: String) -> ControllerOptions {
+            // replica-a does not release its lease: its end looks like a crash.
+            ControllerOptions(leaderElection: LeaderElectionConfig(namespace: "default", identity: id, leaseDuration: .seconds(2),
+                                                                   renewDeadline: .milliseconds(1500), retryPeriod: .milliseconds(200),
+                                                                   releaseOnCancel: id != "replica-a"),
+                              waitInterval: .milliseconds(200))
+        }
+        let a = h.manager(options: options("replica-a")), b = h.manager(options: options("replica-b"))
+        let runA = h.start(a)
+        try await Task.sleep(for: .milliseconds(400))
+        let runB = h.start(b)
+        defer { runB.cancel() }
+        try await h.create("one", spec: spec())
+        try await h.waitFor("one", "Ready") { $0.status?.phase == "Ready" }
+        #expect(await a.elector?.isLeader == true)
+        #expect(await b.elector?.isLeader == false)
+        #expect(a.reconcileCount > 0 && b.reconcileCount == 0)
+        let lease = try await h.client.get(Lease.self, name: "mir-controller", namespace: "default")
+        #expect(lease.spec?.holderIdentity == "replica-a")
+
+        // Kill the leader (it does not release the lease): the other waits out the lease, then takes over.
+        runA.cancel()
+        await runA.value
+        let killedAt = ContinuousClock.now
+        try await h.create("two", spec: spec())
+        try await h.waitFor("two", timeout: .seconds(10), "Ready") { $0.status?.phase == "Ready" }
+        // Within the lease duration (2 s) plus a retry period and the build.
+        #expect(ContinuousClock.now - killedAt < .seconds(4))
+        #expect(await b.elector?.isLeader == true)
+        #expect(b.reconcileCount > 0)
+        let after = try await h.client.get(Lease.self, name: "mir-controller", namespace: "default")
+        #expect(after.spec?.holderIdentity == "replica-b")
+        #expect((after.spec?.leaseTransitions ?? 0) >= 1)
+        runB.cancel()
+        await runB.value
+        // replica-b releases on shutdown.
+        #expect(try await h.client.get(Lease.self, name: "mir-controller", namespace: "default").spec?.holderIdentity == nil)
+    }
+}
+
+func waitGone(_ h: ControllerHarness, _ name: String, timeout: Duration = .seconds(15)) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        do { _ = try await h.image(name) } catch let e as KubeAPIError where e.isNotFound { return }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    Issue.record("\(name) was not deleted")
+}
