@@ -17,6 +17,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // Domain model: specs, config, diagnostics, JSON values, ECR lifecycle rules. No I/O.
@@ -45,6 +48,13 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "X509", package: "swift-certificates"), .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log")]),
+        // Operations: Prometheus metrics backend, health probes, the /healthz /readyz /metrics server, JSON logs.
+        .target(name: "MirTelemetry", dependencies: [
+            .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]),
         // The thin CLI.
         .executableTarget(name: "mir", dependencies: [
             "MirModel", "MirRegistry", "MirLocalRegistry", "MirSpec", "MirBuild", "MirCore", "MirECR", "KubeClient", "KubeLocal",
@@ -63,6 +73,12 @@ let package = Package(
         .testTarget(name: "MirECRTests", dependencies: ["MirECR", "MirRegistry", "MirModel", "AWSSigV4", "AWSAuth"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeLocal", "MirModel"]),
         .testTarget(name: "KubeLocalTests", dependencies: ["KubeLocal", "MirModel"]),
+        .testTarget(name: "MirTelemetryTests", dependencies: ["MirTelemetry",
+            .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"), .product(name: "Logging", package: "swift-log"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio")]),
     ],
     swiftLanguageModes: [.v6]
 )
