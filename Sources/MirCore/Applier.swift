@@ -156,9 +156,17 @@ public struct Applier: Sendable {
         do {
             switch action {
             case .createRepository(let repo, let image, let policy):
-                let created = try await registry.createRepository(name: repo, tags: OwnershipTags.tags(image: image, deletionPolicy: policy))
-                uris[repo] = created.uri
-                return .succeeded(detail: created.uri)
+                do {
+                    let created = try await registry.createRepository(name: repo, tags: OwnershipTags.tags(image: image, deletionPolicy: policy))
+                    uris[repo] = created.uri
+                    return .succeeded(detail: created.uri)
+                } catch let error as RegistryError where error.code == .accessDenied && error.message.contains("ecr:TagResource") {
+                    // Tag-on-create needs ecr:TagResource. Without it the repository can still be created, but mir
+                    // can never prove it owns it, so it will never delete it.
+                    let created = try await registry.createRepository(name: repo, tags: [])
+                    uris[repo] = created.uri
+                    return .succeeded(detail: "\(created.uri); created WITHOUT ownership tags (ecr:TagResource denied): mir will never delete it")
+                }
             case .adoptRepository(let repo, let image, let policy):
                 guard let arn = try await arnOf(repo, registry: registry) else { return .failed("repository \(repo) not found") }
                 try await registry.tagResource(arn: arn, tags: OwnershipTags.tags(image: image, deletionPolicy: policy))

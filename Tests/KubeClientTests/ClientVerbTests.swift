@@ -222,7 +222,7 @@ import MirModel
         try await withClient(server.kubeConfig(namespace: "w")) { client in
             let start = try await client.create(ConfigMap(metadata: ObjectMeta(name: "before")))
             let stream = client.watch(ConfigMap.self, namespace: "w",
-                                      options: WatchOptions(resourceVersion: start.metadata.resourceVersion, timeoutSeconds: 2))
+                                      options: WatchOptions(resourceVersion: start.metadata.resourceVersion, timeoutSeconds: 10))
             let writer = Task {
                 try await Task.sleep(for: .milliseconds(200))
                 var a = try await client.create(ConfigMap(metadata: ObjectMeta(name: "a")))
@@ -245,7 +245,7 @@ import MirModel
             let watch = try #require(server.requests().first { $0.query["watch"] == "true" })
             #expect(watch.query["resourceVersion"] == start.metadata.resourceVersion)
             #expect(watch.query["allowWatchBookmarks"] == "true")
-            #expect(watch.query["timeoutSeconds"] == "2")
+            #expect(watch.query["timeoutSeconds"] == "10")
         }
     }
 

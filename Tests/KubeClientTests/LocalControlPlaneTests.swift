@@ -201,7 +201,7 @@ import Testing
                     _ = try await client.create(ConfigMap(metadata: ObjectMeta(name: "round-\(round)")))
                 }
                 for try await event in client.watch(ConfigMap.self, namespace: "default",
-                                                    options: WatchOptions(resourceVersion: lastVersion, timeoutSeconds: 1)) {
+                                                    options: WatchOptions(resourceVersion: lastVersion, timeoutSeconds: 5)) {
                     if case .added(let cm) = event {
                         names.append(cm.metadata.name ?? "")
                         lastVersion = cm.metadata.resourceVersion

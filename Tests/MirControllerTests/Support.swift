@@ -101,7 +101,7 @@ final class ControllerHarness: @unchecked Sendable {
 
     /// Polls until `predicate` holds for the image (or fails after `timeout`). Returns the matching object.
     @discardableResult
-    func waitFor(_ name: String, timeout: Duration = .seconds(20), _ what: String = "",
+    func waitFor(_ name: String, timeout: Duration = .seconds(120), _ what: String = "",
                  _ predicate: (ManagedImageResource) -> Bool) async throws -> ManagedImageResource {
         let deadline = ContinuousClock.now + timeout
         var last: ManagedImageResource?

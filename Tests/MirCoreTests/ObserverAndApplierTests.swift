@@ -212,6 +212,41 @@ final class Sandbox {
         #expect(Planner.plan(desired: d, observed: next, options: PlanOptions(retryFailedBuilds: true)).count(.build) == 5)
     }
 
+    @Test func withoutTagResourceRepositoriesAreCreatedUntaggedAndNeverDeleted() async throws {
+        let box = Sandbox()
+        let (local, builder, records) = try setup(box)
+        /// As AWS does: CreateRepository with tags needs ecr:TagResource too.
+        struct NoTagOnCreate: ImageRegistry {
+            let base: DenyingRegistry
+            var displayName: String { base.displayName }
+            func createRepository(name: String, tags: [ResourceTag]) async throws -> RepositoryDescription {
+                if !tags.isEmpty { throw RegistryError(.accessDenied, operation: "CreateRepository", message: "not authorized to perform ecr:TagResource") }
+                return try await base.createRepository(name: name, tags: tags)
+            }
+            func describeRepositories(names: [String]?, maxResults: Int?, nextToken: String?) async throws -> Page<RepositoryDescription> { try await base.describeRepositories(names: names, maxResults: maxResults, nextToken: nextToken) }
+            func deleteRepository(name: String, force: Bool) async throws -> RepositoryDescription { try await base.deleteRepository(name: name, force: force) }
+            func getLifecyclePolicy(repositoryName: String) async throws -> String { try await base.getLifecyclePolicy(repositoryName: repositoryName) }
+            func putLifecyclePolicy(repositoryName: String, policyText: String) async throws { try await base.putLifecyclePolicy(repositoryName: repositoryName, policyText: policyText) }
+            func deleteLifecyclePolicy(repositoryName: String) async throws { try await base.deleteLifecyclePolicy(repositoryName: repositoryName) }
+            func listImages(repositoryName: String, maxResults: Int?, nextToken: String?) async throws -> Page<ImageIdentifier> { try await base.listImages(repositoryName: repositoryName, maxResults: maxResults, nextToken: nextToken) }
+            func describeImages(repositoryName: String, imageIds: [ImageIdentifier]?, maxResults: Int?, nextToken: String?) async throws -> Page<ImageDetail> { try await base.describeImages(repositoryName: repositoryName, imageIds: imageIds, maxResults: maxResults, nextToken: nextToken) }
+            func putImage(repositoryName: String, manifest: String, tag: String) async throws -> ImageIdentifier { try await base.putImage(repositoryName: repositoryName, manifest: manifest, tag: tag) }
+            func listTagsForResource(arn: String) async throws -> [ResourceTag] { try await base.listTagsForResource(arn: arn) }
+            func tagResource(arn: String, tags: [ResourceTag]) async throws { try await base.tagResource(arn: arn, tags: tags) }
+        }
+        let registry = NoTagOnCreate(base: DenyingRegistry(base: local, denied: ["TagResource"]))
+        let d = desired([resolved("a", tag: "ta")])
+        let observed = try await Observer(registry: registry, records: records).observe(d)
+        let report = await Applier(registry: registry, builder: builder, records: records)
+            .apply(Planner.plan(desired: d, observed: observed), desired: d, observed: observed)
+        #expect(report.failures.isEmpty, "\(report.failures)")
+        #expect(report.outcomes.contains { if case .succeeded(let detail?) = $0.outcome { return detail.contains("WITHOUT ownership tags") }; return false })
+        // Later, with the spec gone, the untagged repository is proven not mir's: never deleted.
+        let gone = desired([])
+        let after = try await Observer(registry: registry, records: records).observe(gone)
+        #expect(Planner.plan(desired: gone, observed: after).count(.delete) == 0)
+    }
+
     @Test func aFailedRepositoryStepSkipsTheRestForThatImageOnly() async throws {
         let box = Sandbox()
         let (local, builder, records) = try setup(box)

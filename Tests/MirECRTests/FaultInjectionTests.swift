@@ -149,18 +149,19 @@ struct FaultInjectionTests {
     @Test("latency is tolerated; an answer that never comes times out and is retried")
     func latencyAndTimeouts() async throws {
         try await withProxy { proxy, _ in
-            let registry = Fixtures.registry(endpoint: proxy.url, requestTimeout: 1)
+            // A 3 s request timeout: well above the injected 400 ms latency even on a loaded machine, well below the 10 s hang.
+            let registry = Fixtures.registry(endpoint: proxy.url, requestTimeout: 3)
             proxy.plan.add(FaultRule(.operation("DescribeRepositories"), times: 1, delay: .milliseconds(400), action: .forward))
             let start = ContinuousClock.now
             _ = try await registry.describeRepositories(names: nil, maxResults: nil, nextToken: nil)
             #expect(ContinuousClock.now - start >= .milliseconds(400))
             #expect(proxy.requests(for: "DescribeRepositories").count == 1)
 
-            proxy.plan.add(FaultRule(.operation("DescribeRepositories"), times: 1, action: .hang(.seconds(5))))
+            proxy.plan.add(FaultRule(.operation("DescribeRepositories"), times: 1, action: .hang(.seconds(10))))
             _ = try await registry.describeRepositories(names: nil, maxResults: nil, nextToken: nil)
             #expect(proxy.requests(for: "DescribeRepositories").count == 3)
 
-            proxy.plan.add(FaultRule(.operation("ListImages"), action: .hang(.seconds(5))))
+            proxy.plan.add(FaultRule(.operation("ListImages"), action: .hang(.seconds(10))))
             _ = try await registry.createRepository(name: "mir/slow", tags: [])
             _ = await expectRegistryError(.requestTimeout) { _ = try await registry.listImages(repositoryName: "mir/slow", maxResults: nil, nextToken: nil) }
             try await registry.shutdown()

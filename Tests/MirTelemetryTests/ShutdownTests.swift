@@ -48,12 +48,12 @@ struct ShutdownTests {
             kill(getpid(), SIGUSR2)
             _ = try await tasks.next()
             let elapsed = ContinuousClock.now - signalled
-            #expect(elapsed < .seconds(3), "shutdown took \(elapsed)")
+            #expect(elapsed < .seconds(30), "shutdown took \(elapsed)")
             #expect(worker.value)
             // The listener is closed: connecting fails (the client retries refused connections until its deadline).
             await #expect(throws: (any Error).self) { _ = try await get(url + "/healthz", timeout: .milliseconds(500)) }
         }
-        #expect(ContinuousClock.now - started < .seconds(20))
+        #expect(ContinuousClock.now - started < .seconds(60))
     }
 
     @Test("triggerGracefulShutdown() and task cancellation both end a running server promptly")
@@ -66,7 +66,7 @@ struct ShutdownTests {
             let asked = ContinuousClock.now
             await group.triggerGracefulShutdown()
             _ = try await tasks.next()
-            #expect(ContinuousClock.now - asked < .seconds(3))
+            #expect(ContinuousClock.now - asked < .seconds(30))
             #expect(worker.value)
         }
 
@@ -78,7 +78,7 @@ struct ShutdownTests {
         let cancelled = ContinuousClock.now
         task.cancel()
         _ = await task.result
-        #expect(ContinuousClock.now - cancelled < .seconds(3))
+        #expect(ContinuousClock.now - cancelled < .seconds(30))
         await #expect(throws: TelemetryServerError.self) { _ = try await lone.listeningAddresses() }
     }
 }
