@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
 import KubeLocal
+import MirBuild
+import MirLocalRegistry
+import MirModel
 
 /// `mir dev`: runs mir's local control plane so anyone can try mir with kubectl and no cluster.
 struct Dev: AsyncParsableCommand {
@@ -20,15 +23,23 @@ struct Dev: AsyncParsableCommand {
     @Option(name: .long, help: "The ManagedImage CRD manifest (default: Manifests/crd/mir.dev_managedimages.yaml, searched upwards from the current directory).")
     var crd: String?
 
+    @Option(name: .long, help: "The embedded registry the simulated job runner pushes to: local[:DIR] (share it with `mir run --registry`).")
+    var registry: String = "local"
+
     func run() async throws {
         let stateURL = URL(fileURLWithPath: state)
         let kubeconfigURL = URL(fileURLWithPath: kubeconfig)
         let crdURL = try crd.map { URL(fileURLWithPath: $0) } ?? Self.findCRD()
         let crdText = try String(contentsOf: crdURL, encoding: .utf8)
+        guard registry == "local" || registry.hasPrefix("local:") else { throw ValidationError("mir dev runs builds against the embedded registry: --registry local[:DIR]") }
+        let registryDirectory = registry == "local" ? LocalRegistry.defaultDirectory : String(registry.dropFirst("local:".count))
+        let simulate = SimulateBuilder(registry: try LocalRegistry(directory: registryDirectory),
+                                       records: FileBuildRecordStore(directory: stateURL.appendingPathComponent("simulated-builds").path),
+                                       settings: BuilderSettings())
         let running = try await LocalControlPlane().start(ControlPlaneConfiguration(
-            stateDirectory: stateURL, port: port, builder: InstantSimulationBuilder(), kubeconfigPath: kubeconfigURL))
+            stateDirectory: stateURL, port: port, builder: JobSimulation(simulate), kubeconfigPath: kubeconfigURL))
         try await running.apply(yaml: crdText)
-        Self.say("mir local control plane (simulated jobs) serving on \(running.url.absoluteString)")
+        Self.say("mir local control plane (simulated jobs, pushing to local:\(registryDirectory)) serving on \(running.url.absoluteString)")
         Self.say("kubectl --kubeconfig \(kubeconfigURL.path) get managedimages")
         let (signals, continuation) = AsyncStream<Int32>.makeStream()
         var sources: [any DispatchSourceSignal] = []
@@ -58,5 +69,20 @@ struct Dev: AsyncParsableCommand {
             dir.deleteLastPathComponent()
         }
         throw ValidationError("cannot find Manifests/crd/mir.dev_managedimages.yaml; pass --crd FILE")
+    }
+}
+
+/// The simulated job runner's builder in `mir dev`: mir's `simulate` builder (a SIMULATION) on the embedded
+/// registry. Every Job runs its build: the Job, not the simulate builder's own records, decides.
+struct JobSimulation: ImageBuilder {
+    let inner: SimulateBuilder
+    init(_ inner: SimulateBuilder) { self.inner = inner }
+    var name: String { inner.name }
+    var isSimulation: Bool { true }
+
+    func build(_ request: BuildRequest) async throws -> BuildRecord {
+        var request = request
+        request.reason = .manual
+        return try await inner.build(request)
     }
 }
