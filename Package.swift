@@ -65,6 +65,8 @@ let package = Package(
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]),
+        // Helpers shared by test targets: child processes that never starve the concurrent test process.
+        .target(name: "MirTestSupport"),
         // The thin CLI.
         .executableTarget(name: "mir", dependencies: [
             "MirModel", "MirRegistry", "MirLocalRegistry", "MirSpec", "MirBuild", "MirCore", "MirECR", "KubeClient", "KubeLocal", "MirController",
@@ -78,10 +80,10 @@ let package = Package(
                     exclude: ["Corpus"]),
         .testTarget(name: "MirBuildTests", dependencies: ["MirBuild", "MirModel", "MirRegistry", "MirLocalRegistry", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "MirCoreTests", dependencies: ["MirCore", "MirModel", "MirRegistry", "MirBuild", "MirLocalRegistry", .product(name: "PropertyBased", package: "swift-property-based")]),
-        .testTarget(name: "MirCLITests", dependencies: ["MirModel", "MirRegistry", "MirLocalRegistry"]),
+        .testTarget(name: "MirCLITests", dependencies: ["MirModel", "MirRegistry", "MirLocalRegistry", "MirTestSupport"]),
         .testTarget(name: "AWSSigV4Tests", dependencies: ["AWSSigV4"]),
         .testTarget(name: "AWSAuthTests", dependencies: ["AWSAuth", "AWSSigV4", .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "MirECRTests", dependencies: ["MirECR", "MirRegistry", "MirModel", "AWSSigV4", "AWSAuth", "ECRFaultInjection",
+        .testTarget(name: "MirECRTests", dependencies: ["MirECR", "MirRegistry", "MirModel", "AWSSigV4", "AWSAuth", "ECRFaultInjection", "MirTestSupport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeLocal", "MirModel"]),
         .testTarget(name: "MirControllerTests", dependencies: ["MirController", "MirCore", "MirBuild", "MirModel", "MirRegistry",

@@ -1,22 +1,14 @@
 import Foundation
 import Testing
+import MirTestSupport
 
 /// The `mir` binary against moto, as a user runs it: `--registry ecr --endpoint-url …`, credentials from the
 /// environment, every request SigV4-signed (and, in the enforced run, verified by moto).
 @Suite("mir CLI against moto")
 struct CLIAgainstMotoTests {
-    struct Run { var status: Int32; var stdout: String; var stderr: String; var output: String { stdout + stderr } }
+    typealias Run = ProcessRunner.Result
 
-    static let binary: URL = {
-        if let explicit = ProcessInfo.processInfo.environment["MIR_BINARY"] { return URL(fileURLWithPath: explicit) }
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = dir.appendingPathComponent("mir")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        return MotoServer.packageRoot.appendingPathComponent(".build/debug/mir")
-    }()
+    static let binary = ProcessRunner.mirBinary(packageRoot: MotoServer.packageRoot)
 
     /// Runs mir from the package root (Examples/ is there), off the cooperative pool.
     func mir(_ arguments: [String], moto: MotoServer, accessKey: String = "testing", secret: String = "testing", state: URL) async throws -> Run {
@@ -29,37 +21,7 @@ struct CLIAgainstMotoTests {
         env["AWS_CONFIG_FILE"] = state.appendingPathComponent("no-config").path
         env["AWS_SHARED_CREDENTIALS_FILE"] = state.appendingPathComponent("no-credentials").path
         env["AWS_EC2_METADATA_DISABLED"] = "true"
-        let environment = env
-        return try await withCheckedThrowingContinuation { continuation in
-            // A thread of its own and output to files: no pool thread is held or needed while mir runs.
-            Thread {
-                do {
-                    let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("mir-ecr-run-\(UUID().uuidString)")
-                    try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-                    defer { try? FileManager.default.removeItem(at: scratch) }
-                    let outURL = scratch.appendingPathComponent("stdout"), errURL = scratch.appendingPathComponent("stderr")
-                    FileManager.default.createFile(atPath: outURL.path, contents: nil)
-                    FileManager.default.createFile(atPath: errURL.path, contents: nil)
-                    let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
-                    defer { try? out.close(); try? err.close() }
-                    let p = Process()
-                    p.executableURL = Self.binary
-                    p.arguments = args
-                    p.currentDirectoryURL = MotoServer.packageRoot
-                    p.environment = environment
-                    p.standardOutput = out
-                    p.standardError = err
-                    p.standardInput = FileHandle.nullDevice
-                    try p.run()
-                    p.waitUntilExit()
-                    continuation.resume(returning: Run(status: p.terminationStatus,
-                                                       stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
-                                                       stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""))
-                } catch {
-                    continuation.resume(throwing: error)
-                }
-            }.start()
-        }
+        return try await ProcessRunner.run(Self.binary, args, in: MotoServer.packageRoot, environment: env)
     }
 
     func tempDir() throws -> URL {
