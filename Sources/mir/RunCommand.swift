@@ -1,4 +1,5 @@
 import ArgumentParser
+import MirTelemetry
 import Foundation
 import KubeClient
 import Logging
@@ -40,6 +41,9 @@ struct Run: AsyncParsableCommand {
     @Option(name: .customLong("lease-namespace"), help: "Namespace of the Lease (default: the client's namespace).")
     var leaseNamespace: String?
 
+    @Option(name: .customLong("log-format"), help: "text or json (one JSON object per line). Secrets are redacted in both.")
+    var logFormat: LogFormatChoice = .text
+
     @Option(name: .customLong("lease-name"), help: "Name of the Lease.")
     var leaseName: String = "mir-controller"
 
@@ -56,6 +60,7 @@ struct Run: AsyncParsableCommand {
             let config = try common.loadConfig()
             let opened = try await common.openRegistry()
             defer { Task { await opened.close() } }
+            Telemetry.bootstrapLogging(format: logFormat.format)
             let logger = Logger(label: "mir")
             let loader = KubeConfigLoader()
             let kube = try (kubeconfig == nil && context == nil ? loader.loadInCluster() : nil)
@@ -85,4 +90,9 @@ struct Run: AsyncParsableCommand {
             try await group.run()
         }
     }
+}
+
+enum LogFormatChoice: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+    var format: LogFormat { self == .json ? .json : .text }
 }
