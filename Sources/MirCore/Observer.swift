@@ -1,6 +1,7 @@
 import MirModel
 import MirRegistry
 import MirBuild
+import Synchronization
 
 /// Reads the registry and build records into an `ObservedState`, making only the reads a decision needs:
 /// ceil(N/1000) DescribeRepositories pages, then per repository under the prefix: its tags (ownership),
@@ -108,7 +109,6 @@ final class DeniedCapabilities: Sendable {
     var notes: [String] { lock.withLock { $0 } }
 }
 
-import Synchronization
 
 /// Like `boundedMap`, for throwing bodies: the first error cancels the rest and is rethrown.
 func boundedThrowingMap<T: Sendable, R: Sendable>(_ items: [T], limit: Int, _ body: @escaping @Sendable (T) async throws -> R) async throws -> [R] {

@@ -6,6 +6,7 @@ import MirRegistry
 import MirLocalRegistry
 import MirBuild
 @testable import MirCore
+import PropertyBased
 
 /// A registry that answers AccessDenied for chosen operations, as ECR does for a role without them.
 struct DenyingRegistry: ImageRegistry {
@@ -305,4 +306,3 @@ final class Sandbox {
     }
 }
 
-import PropertyBased

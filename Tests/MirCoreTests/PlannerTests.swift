@@ -3,6 +3,7 @@ import PropertyBased
 import MirModel
 import MirBuild
 @testable import MirCore
+import MirRegistry
 
 @Suite struct PlannerTests {
     @Test func newImageCreatesRepositoryPutsPolicyAndBuilds() {
@@ -155,4 +156,3 @@ enum ResourceTagFixture {
     static let team = MirRegistry.ResourceTag(key: "team", value: "data")
 }
 
-import MirRegistry
