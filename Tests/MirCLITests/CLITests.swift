@@ -165,7 +165,12 @@ import MirLocalRegistry
     @Test func usageErrorsExitTwo() async throws {
         let dir = try TempDir()
         #expect(try await mir(["apply", "--no-such-flag"], dir).status == 2)
-        #expect(try await mir(["plan", "--registry", "nope", "--specs", "x"], dir).status != 0)
+        let examples = try examplesDir()
+        let unknown = try await mir(["plan", "--config", "mir.yaml", "--registry", "nope", "--specs", "specs"], examples)
+        #expect(unknown.status == 2, "\(unknown.output)")
+        #expect(unknown.stderr.contains("unknown registry 'nope'"), "\(unknown.stderr)")
+        let badPrefix = try await mir(["plan", "--config", "mir.yaml", "--prefix", "Bad/", "--specs", "specs"], examples)
+        #expect(badPrefix.status == 2 && badPrefix.stderr.contains("--prefix"), "\(badPrefix.output)")
         let v = try await mir(["version"], dir)
         #expect(v.status == 0 && v.stdout.hasPrefix("mir "))
     }
