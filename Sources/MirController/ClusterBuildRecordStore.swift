@@ -39,7 +39,12 @@ public struct ClusterBuildRecordStore: BuildRecordStore {
     public func put(_ record: BuildRecord) async throws {}
 
     public func allRecords() async throws -> [BuildRecord] {
-        var records = try await jobs().map(\.record)
+        records(from: try await jobs())
+    }
+
+    /// The records of `jobs` (one snapshot, so records and Jobs never disagree), plus the image the status serves.
+    public func records(from jobs: [ObservedBuildJob]) -> [BuildRecord] {
+        var records = jobs.map(\.record)
         if let name = status?.image, let status = status?.status, let tag = status.imageTag,
            !records.contains(where: { $0.tag == tag && $0.state == .succeeded }) {
             records.append(BuildRecord(

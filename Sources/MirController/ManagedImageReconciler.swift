@@ -191,10 +191,12 @@ public final class ManagedImageReconciler: Sendable {
                 waiting = ("BuildNotStarted", submitFailure!)
             }
             jobs = try await store.jobs()
-            observed.buildRecords = try await store.allRecords()
         } else {
             scheduler.withdraw(name)
         }
+        // Status reads Jobs and records from one snapshot: a Job finishing between two reads must not give a
+        // Failed phase with a running build.
+        observed.buildRecords = store.records(from: jobs)
 
         try await writeStatus(object, image: image, desired: desired, observed: observed, jobs: jobs, children: children,
                               waiting: waiting, registryFailure: registryFailure, rebuildToken: rebuildToken)
