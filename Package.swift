@@ -55,7 +55,7 @@ let package = Package(
             .product(name: "X509", package: "swift-certificates"), .product(name: "SwiftASN1", package: "swift-asn1"), .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"), "Yams"]),
         // The controller (`mir run`): watches, work queue, build Jobs, status, events, finalizers, leader election.
-        .target(name: "MirController", dependencies: ["MirCore", "MirBuild", "MirModel", "MirRegistry", "MirSpec", "KubeClient",
+        .target(name: "MirController", dependencies: ["MirCore", "MirBuild", "MirModel", "MirRegistry", "MirSpec", "KubeClient", "MirTelemetry",
             .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
         // Operations: Prometheus metrics backend, health probes, the /healthz /readyz /metrics server, JSON logs.

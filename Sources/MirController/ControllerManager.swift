@@ -41,9 +41,22 @@ public final class ControllerManager: Service, Sendable {
     let config: MirConfig
     let logger: Logger
     public let elector: LeaderElector?
-    private let reconciles = Mutex(0)
+    /// The informer caches: every ManagedImage, and mir's build Jobs (label selector) in the build namespace.
+    let images: Reflector<ManagedImageResource>
+    let jobs: Reflector<Job>
+    private struct State {
+        var reconciles = 0
+        var activeWorkers = 0
+        var syncedCaches: Set<String> = []
+        var leading = false
+    }
+    private let state = Mutex(State())
     /// How many reconciles this manager ran (only a leader runs any).
-    public var reconcileCount: Int { reconciles.withLock { $0 } }
+    public var reconcileCount: Int { state.withLock { $0.reconciles } }
+    /// Whether both informer caches have listed once (readiness: `/readyz`'s `informer-sync`).
+    public var hasSynced: Bool { state.withLock { $0.syncedCaches.count == 2 } }
+    /// Whether this manager's workers run: it holds the lease (or runs without leader election).
+    public var isLeading: Bool { state.withLock { $0.leading } }
 
     public init(client: KubeClient, registry: any ImageRegistry, config: MirConfig, options: ControllerOptions,
                 logger: Logger = Logger(label: "mir.controller")) {
@@ -52,10 +65,16 @@ public final class ControllerManager: Service, Sendable {
         self.options = options
         self.logger = logger
         let identity = options.leaderElection?.identity ?? LeaderElectionConfig.defaultIdentity()
+        let images = Reflector<ManagedImageResource>(client: client, logger: logger)
+        let jobs = Reflector<Job>(client: client, namespace: config.builder.buildNamespace,
+                                  labelSelector: ClusterBuildRecordStore.jobSelector, logger: logger)
+        self.images = images
+        self.jobs = jobs
         self.reconciler = ManagedImageReconciler(
             client: client, registry: MeteredRegistry(registry), config: config,
             scheduler: BuildScheduler(maxConcurrentBuilds: config.maxConcurrentBuilds),
-            events: EventRecorder(client: client, instance: identity), waitInterval: options.waitInterval, logger: logger)
+            events: EventRecorder(client: client, instance: identity),
+            view: CachedClusterView(images: images.store, jobs: jobs.store), waitInterval: options.waitInterval, logger: logger)
         self.queue = WorkQueue<String>()
         self.elector = options.leaderElection.map { LeaderElector(client: client, config: $0, logger: logger) }
     }
@@ -67,11 +86,10 @@ public final class ControllerManager: Service, Sendable {
         }
     }
 
-    /// Runs until the calling task is cancelled (or leadership is lost).
+    /// Runs until the calling task is cancelled (or leadership is lost). A manager runs once.
     public func runUntilCancelled() async {
-        let images = Reflector<ManagedImageResource>(client: client, logger: logger)
-        let jobs = Reflector<Job>(client: client, namespace: config.builder.buildNamespace,
-                                  labelSelector: ClusterBuildRecordStore.jobSelector, logger: logger)
+        let images = self.images
+        let jobs = self.jobs
         let queue = self.queue
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await images.run() }
@@ -87,7 +105,7 @@ public final class ControllerManager: Service, Sendable {
                             || old.status?.imageTag != new.status?.imageTag {
                             await self.enqueue(new.metadata.name, withChildrenFrom: images.store)
                         }
-                    case .synced: break
+                    case .synced: self.markSynced("managedimages")
                     }
                     self.recordPhases(images.store)
                 }
@@ -100,7 +118,7 @@ public final class ControllerManager: Service, Sendable {
                     case .added(let j): job = j
                     case .deleted(let j): job = j; over = true
                     case .updated(_, let j): job = j
-                    case .synced: job = nil
+                    case .synced: job = nil; self.markSynced("jobs")
                     }
                     guard let job, let image = job.metadata.labels?[BuildJobManifest.imageLabel] else { continue }
                     if over || JobOutcomeClassifier.classify(job: job, pods: []).isFinished { self.reconciler.scheduler.release(image) }
@@ -112,9 +130,9 @@ public final class ControllerManager: Service, Sendable {
             group.addTask { await self.resyncLoop(images.store) }
             group.addTask {
                 if let elector = self.elector {
-                    await elector.run { await self.runWorkers() }
+                    await elector.run { await self.lead() }
                 } else {
-                    await self.runWorkers()
+                    await self.lead()
                 }
             }
             // Stop everything when cancelled or when the leader loop returns (leadership lost).
@@ -122,6 +140,18 @@ public final class ControllerManager: Service, Sendable {
             group.cancelAll()
             await queue.shutDown()
         }
+    }
+
+    func markSynced(_ cache: String) {
+        let first = state.withLock { $0.syncedCaches.insert(cache).inserted && $0.syncedCaches.count == 2 }
+        if first { logger.info("caches synced", metadata: ["managedimages": "\(images.store.count)", "jobs": "\(jobs.store.count)"]) }
+    }
+
+    /// Runs the workers while leading (or without leader election).
+    func lead() async {
+        state.withLock { $0.leading = true }
+        await runWorkers()
+        state.withLock { $0.leading = false }
     }
 
     func enqueue(_ name: String?, withChildrenFrom store: ObjectStore<ManagedImageResource>) async {
@@ -153,12 +183,12 @@ public final class ControllerManager: Service, Sendable {
         }
     }
 
-    /// `maxConcurrentReconciles` workers; returns when cancelled (in-flight reconciles are cancelled too).
+    /// `maxConcurrentReconciles` workers, started once the caches have synced (as controller-runtime does); returns
+    /// when cancelled (in-flight reconciles are cancelled too). The reflectors' initial adds have queued every image.
     public func runWorkers() async {
         ControllerMetrics.maxConcurrentReconciles(options.maxConcurrentReconciles)
-        // Everything known so far gets a first look.
-        if let names = try? await client.listAll(ManagedImageResource.self).items.compactMap(\.metadata.name) {
-            for name in names { await queue.add(name) }
+        while !hasSynced {
+            do { try await Task.sleep(for: .milliseconds(20)) } catch { return }
         }
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<max(1, options.maxConcurrentReconciles) {
@@ -171,31 +201,31 @@ public final class ControllerManager: Service, Sendable {
     func worker() async {
         while !Task.isCancelled, let key = await queue.get() {
             let started = ContinuousClock.now
-            reconciles.withLock { $0 += 1 }
+            ControllerMetrics.activeWorkers(state.withLock { $0.reconciles += 1; $0.activeWorkers += 1; return $0.activeWorkers })
             ControllerMetrics.queueDepth(await queue.count)
             do {
                 let result = try await reconciler.reconcile(key)
                 await queue.forget(key)
                 switch result {
-                case .done: ControllerMetrics.reconciled(result: "success", seconds: seconds(since: started))
+                case .done: ControllerMetrics.reconciled(result: "success", duration: ContinuousClock.now - started)
                 case .requeueAfter(let delay):
-                    ControllerMetrics.reconciled(result: "requeue_after", seconds: seconds(since: started))
+                    ControllerMetrics.reconciled(result: "requeue_after", duration: ContinuousClock.now - started)
                     await queue.addAfter(key, delay: delay)
                 }
             } catch {
-                if Task.isCancelled { await queue.done(key); return }
+                if Task.isCancelled {
+                    ControllerMetrics.activeWorkers(state.withLock { $0.activeWorkers -= 1; return $0.activeWorkers })
+                    await queue.done(key)
+                    return
+                }
                 logger.warning("reconcile \(key) failed: \(error)")
-                ControllerMetrics.reconciled(result: "error", seconds: seconds(since: started))
+                ControllerMetrics.reconciled(result: "error", duration: ContinuousClock.now - started)
                 ControllerMetrics.queueRetry()
                 await queue.addRateLimited(key)
             }
-            ControllerMetrics.workDuration(seconds: seconds(since: started))
+            ControllerMetrics.workDuration(ContinuousClock.now - started)
+            ControllerMetrics.activeWorkers(state.withLock { $0.activeWorkers -= 1; return $0.activeWorkers })
             await queue.done(key)
         }
-    }
-
-    func seconds(since start: ContinuousClock.Instant) -> Double {
-        let d = ContinuousClock.now - start
-        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Metrics
 import MirCore
 import MirRegistry
+import MirTelemetry
 import Synchronization
 
 /// The metrics mir emits through swift-metrics (the backend is bootstrapped elsewhere): controller-runtime's names
@@ -14,56 +15,73 @@ public enum ControllerMetrics {
     public static func useFactory(_ factory: (any MetricsFactory)?) { override.withLock { $0 = factory } }
     static var factory: any MetricsFactory { override.withLock { $0 } ?? MetricsSystem.factory }
 
-    public static func reconciled(result: String, seconds: Double) {
-        Counter(label: "controller_runtime_reconcile_total", dimensions: [("controller", controllerName), ("result", result)], factory: factory).increment()
-        Recorder(label: "controller_runtime_reconcile_time_seconds", dimensions: [("controller", controllerName)], aggregate: true, factory: factory).record(seconds)
-        if result == "error" {
-            Counter(label: "controller_runtime_reconcile_errors_total", dimensions: [("controller", controllerName)], factory: factory).increment()
+    public static func reconciled(result: String, duration: Duration) {
+        Counter(label: MirMetrics.reconcileTotal, dimensions: [("controller", controllerName), ("result", result)], factory: factory).increment()
+        Timer(label: MirMetrics.reconcileTime, dimensions: [("controller", controllerName)], factory: factory).recordNanoseconds(duration.nanoseconds)
+        if result == MirMetrics.ReconcileResult.error.rawValue {
+            Counter(label: MirMetrics.reconcileErrors, dimensions: [("controller", controllerName)], factory: factory).increment()
         }
     }
 
     public static func activeWorkers(_ count: Int) {
-        Gauge(label: "controller_runtime_active_workers", dimensions: [("controller", controllerName)], factory: factory).record(count)
+        Gauge(label: MirMetrics.activeWorkers, dimensions: [("controller", controllerName)], factory: factory).record(count)
     }
 
     public static func maxConcurrentReconciles(_ count: Int) {
-        Gauge(label: "controller_runtime_max_concurrent_reconciles", dimensions: [("controller", controllerName)], factory: factory).record(count)
+        Gauge(label: MirMetrics.maxConcurrentReconciles, dimensions: [("controller", controllerName)], factory: factory).record(count)
     }
 
+    /// The workqueue metrics' `{controller, name}` labels (the queue is named after the controller).
+    static var queueDimensions: [(String, String)] { MirMetrics.workqueueDimensions(name: controllerName, controller: controllerName) }
+
     public static func queueDepth(_ depth: Int) {
-        Gauge(label: "workqueue_depth", dimensions: [("name", controllerName)], factory: factory).record(depth)
-        Gauge(label: "mir_queue_depth", dimensions: [], factory: factory).record(depth)
+        Gauge(label: MirMetrics.workqueueDepth, dimensions: queueDimensions, factory: factory).record(depth)
+        Gauge(label: MirMetrics.queueDepth, dimensions: [], factory: factory).record(depth)
     }
 
     public static func queueAdd() {
-        Counter(label: "workqueue_adds_total", dimensions: [("name", controllerName)], factory: factory).increment()
+        Counter(label: MirMetrics.workqueueAdds, dimensions: queueDimensions, factory: factory).increment()
     }
 
     public static func queueRetry() {
-        Counter(label: "workqueue_retries_total", dimensions: [("name", controllerName)], factory: factory).increment()
+        Counter(label: MirMetrics.workqueueRetries, dimensions: queueDimensions, factory: factory).increment()
     }
 
-    public static func workDuration(seconds: Double) {
-        Recorder(label: "workqueue_work_duration_seconds", dimensions: [("name", controllerName)], aggregate: true, factory: factory).record(seconds)
+    public static func workDuration(_ duration: Duration) {
+        Timer(label: MirMetrics.workqueueWorkDuration, dimensions: queueDimensions, factory: factory).recordNanoseconds(duration.nanoseconds)
     }
 
     public static func leader(_ isLeader: Bool, lease: String) {
-        Gauge(label: "leader_election_master_status", dimensions: [("name", lease)], factory: factory).record(isLeader ? 1 : 0)
+        Gauge(label: MirMetrics.leaderElectionMasterStatus, dimensions: [("name", lease)], factory: factory).record(isLeader ? 1 : 0)
     }
 
-    /// A build finished (`result`: succeeded, failed) or started (`started`), with its reason.
-    public static func build(result: String, reason: String) {
-        Counter(label: "mir_builds_total", dimensions: [("result", result), ("reason", reason)], factory: factory).increment()
+    /// A build started (`result` `started`) or finished (`succeeded`, `failed`), with its reason; a finished build
+    /// also records its wall time in `mir_build_duration_seconds{result}`.
+    public static func build(result: String, reason: String, duration: Duration? = nil) {
+        Counter(label: MirMetrics.builds, dimensions: [("reason", reason), ("result", result)], factory: factory).increment()
+        if let duration {
+            Timer(label: MirMetrics.buildDuration, dimensions: [("result", result)], factory: factory).recordNanoseconds(duration.nanoseconds)
+        }
     }
 
-    public static func registryCall(operation: String, code: String) {
-        Counter(label: "mir_ecr_calls_total", dimensions: [("operation", operation), ("code", code)], factory: factory).increment()
+    public static func registryCall(operation: String, code: String, duration: Duration) {
+        Counter(label: MirMetrics.ecrCalls, dimensions: [("code", code), ("operation", operation)], factory: factory).increment()
+        Timer(label: MirMetrics.ecrCallDuration, dimensions: [("operation", operation)], factory: factory).recordNanoseconds(duration.nanoseconds)
     }
 
     public static func images(byPhase counts: [ImagePhase: Int]) {
         for phase in ImagePhase.allCases {
-            Gauge(label: "mir_images", dimensions: [("phase", phase.rawValue)], factory: factory).record(counts[phase] ?? 0)
+            Gauge(label: MirMetrics.images, dimensions: [("phase", phase.rawValue)], factory: factory).record(counts[phase] ?? 0)
         }
+    }
+}
+
+extension Duration {
+    /// Whole nanoseconds (saturating), for swift-metrics timers.
+    var nanoseconds: Int64 {
+        let parts = components
+        let (seconds, overflow) = parts.seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? .max : seconds &+ parts.attoseconds / 1_000_000_000
     }
 }
 
@@ -74,15 +92,16 @@ public struct MeteredRegistry: ImageRegistry {
     public var displayName: String { base.displayName }
 
     private func call<T>(_ operation: String, _ body: () async throws -> T) async throws -> T {
+        let started = ContinuousClock.now
         do {
             let value = try await body()
-            ControllerMetrics.registryCall(operation: operation, code: "OK")
+            ControllerMetrics.registryCall(operation: operation, code: MirMetrics.ecrSuccessCode, duration: ContinuousClock.now - started)
             return value
         } catch let error as RegistryError {
-            ControllerMetrics.registryCall(operation: operation, code: error.code.rawValue)
+            ControllerMetrics.registryCall(operation: operation, code: error.code.rawValue, duration: ContinuousClock.now - started)
             throw error
         } catch {
-            ControllerMetrics.registryCall(operation: operation, code: "Unknown")
+            ControllerMetrics.registryCall(operation: operation, code: "Unknown", duration: ContinuousClock.now - started)
             throw error
         }
     }

@@ -6,6 +6,7 @@ import MirModel
 import MirRegistry
 import MirSpec
 import ServiceLifecycle
+import Synchronization
 
 /// `mir run --source files:DIR`: a GitOps directory as the source of ManagedImages. The directory is re-read when
 /// its files change (checked every `pollInterval`) and at least every `interval`; each pass runs the same
@@ -19,6 +20,9 @@ public final class FileSourceController: Service, Sendable {
     public let interval: Duration
     public let pollInterval: Duration
     let logger: Logger
+    private let passes = Mutex(0)
+    /// Whether a pass has read the directory and looked at the registry (readiness: `/readyz`'s `informer-sync`).
+    public var hasSynced: Bool { passes.withLock { $0 > 0 } }
 
     public init(paths: [String], config: MirConfig, registry: any ImageRegistry, builder: any ImageBuilder,
                 records: any BuildRecordStore, interval: Duration = .seconds(60), pollInterval: Duration = .seconds(2),
@@ -65,9 +69,8 @@ public final class FileSourceController: Service, Sendable {
         for warning in plan.warnings { logger.warning("\(warning)") }
         let report = await Applier(registry: registry, builder: builder, records: records, maxConcurrentBuilds: config.maxConcurrentBuilds)
             .apply(plan, desired: desired, observed: observed)
-        let elapsed = ContinuousClock.now - started
-        ControllerMetrics.reconciled(result: report.failures.isEmpty ? "success" : "error",
-                                     seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        ControllerMetrics.reconciled(result: report.failures.isEmpty ? "success" : "error", duration: ContinuousClock.now - started)
+        passes.withLock { $0 += 1 }
         for failure in report.failures { logger.error("\(failure.message)") }
         return report
     }

@@ -33,6 +33,8 @@ public final class ManagedImageReconciler: Sendable {
     public let builder: KubernetesJobBuilder
     public let scheduler: BuildScheduler
     public let events: EventRecorder
+    /// Where the other images and the build Jobs are read from (the manager's caches).
+    public let view: any ClusterView
     let statusWriter: StatusWriter
     let logger: Logger
     /// How soon an image waiting for a build slot or for its parent's image looks again.
@@ -41,14 +43,15 @@ public final class ManagedImageReconciler: Sendable {
     let blockedDeletionInterval: Duration
 
     public init(client: KubeClient, registry: any ImageRegistry, config: MirConfig, scheduler: BuildScheduler,
-                events: EventRecorder, waitInterval: Duration = .seconds(5), blockedDeletionInterval: Duration = .seconds(30),
-                logger: Logger = Logger(label: "mir.controller")) {
+                events: EventRecorder, view: (any ClusterView)? = nil, waitInterval: Duration = .seconds(5),
+                blockedDeletionInterval: Duration = .seconds(30), logger: Logger = Logger(label: "mir.controller")) {
         self.client = client
         self.registry = registry
         self.config = config
         self.builder = KubernetesJobBuilder(client: client, settings: config.builder)
         self.scheduler = scheduler
         self.events = events
+        self.view = view ?? LiveClusterView(client: client, buildNamespace: config.builder.buildNamespace)
         self.statusWriter = StatusWriter(client: client)
         self.waitInterval = waitInterval
         self.blockedDeletionInterval = blockedDeletionInterval
@@ -84,7 +87,7 @@ public final class ManagedImageReconciler: Sendable {
     func reconcileLive(_ object: ManagedImageResource) async throws -> ReconcileResult {
         let name = object.metadata.name ?? ""
         let generation = object.metadata.generation
-        let all = try await client.listAll(ManagedImageResource.self).items
+        let all = try await view.managedImages()
         let live = Dictionary(all.filter { $0.metadata.deletionTimestamp == nil }.map { ($0.metadata.name ?? "", $0) },
                               uniquingKeysWith: { a, _ in a })
         let children = live.values.compactMap { o -> String? in
@@ -230,8 +233,12 @@ public final class ManagedImageReconciler: Sendable {
                 return ("WaitingForParent", "waiting for parent \(parent) to build \(parentTag)")
             }
         }
-        let others = try await ClusterBuildRecordStore(client: client, namespace: namespace).jobs()
-        let active = Set(others.filter { !$0.outcome.isFinished && !$0.isBeingDeleted && $0.image != name }.map(\.image))
+        // Other images' running builds, from Job conditions (a Job without Complete/Failed still holds its slot).
+        let active = Set(try await view.buildJobs().compactMap { job -> String? in
+            guard job.metadata.deletionTimestamp == nil, !JobOutcomeClassifier.classify(job: job, pods: []).isFinished,
+                  let image = job.metadata.labels?[BuildJobManifest.imageLabel], image != name else { return nil }
+            return image
+        })
         let priority = (reason == .platformUpgraded || reason == .parentRebuilt) ? 1 : 0
         guard scheduler.request(.init(image: name, priority: priority, depth: depth), activeImages: active) else {
             return ("BuildQueued", "waiting for a build slot (at most \(scheduler.maxConcurrentBuilds) builds at once)")
@@ -284,14 +291,16 @@ public final class ManagedImageReconciler: Sendable {
         // Build outcome events, once per finished Job.
         if let latest, latest.outcome.isFinished,
            previous?.build?.jobName != latest.name || previous?.build?.completionTime == nil {
+            let buildReason = BuildReason(rawValue: latest.record.reason)?.camelCase ?? "Unknown"
+            let took = latest.record.finishedAt.map { Duration.seconds(max(0, $0.timeIntervalSince(latest.record.startedAt))) }
             switch latest.outcome {
             case .succeeded(let libraries, _, _, _):
                 await events.record(object, .normal, reason: "BuildSucceeded",
                                     message: "built \(latest.tag) (\(libraries.count) pip libraries) by Job \(namespace)/\(latest.name)")
-                ControllerMetrics.build(result: "succeeded", reason: BuildReason(rawValue: latest.record.reason)?.camelCase ?? "Unknown")
+                ControllerMetrics.build(result: "succeeded", reason: buildReason, duration: took)
             case .failed(let reason, let message, _):
                 await events.record(object, .warning, reason: "BuildFailed", message: "\(reason.rawValue): \(message)")
-                ControllerMetrics.build(result: "failed", reason: reason.rawValue)
+                ControllerMetrics.build(result: "failed", reason: buildReason, duration: took)
             case .running:
                 break
             }

@@ -23,13 +23,19 @@ import Testing
 
         let controller = ("controller", "managedimage")
         #expect(try metrics.expectCounter("controller_runtime_reconcile_total", [controller, ("result", "success")]).totalValue > 0)
-        #expect(try !metrics.expectRecorder("controller_runtime_reconcile_time_seconds", [controller]).values.isEmpty)
-        #expect(try metrics.expectCounter("workqueue_adds_total", [("name", "managedimage")]).totalValue > 0)
-        #expect(try metrics.expectGauge("workqueue_depth", [("name", "managedimage")]).lastValue != nil)
+        #expect(try !metrics.expectTimer("controller_runtime_reconcile_time_seconds", [controller]).values.isEmpty)
+        let queue = [controller, ("name", "managedimage")]
+        #expect(try metrics.expectCounter("workqueue_adds_total", queue).totalValue > 0)
+        #expect(try metrics.expectGauge("workqueue_depth", queue).lastValue != nil)
+        #expect(try !metrics.expectTimer("workqueue_work_duration_seconds", queue).values.isEmpty)
+        #expect(try metrics.expectGauge("controller_runtime_max_concurrent_reconciles", [controller]).lastValue == 2)
+        #expect(try metrics.expectGauge("controller_runtime_active_workers", [controller]).values.contains { $0 >= 1 })
         #expect(try metrics.expectGauge("leader_election_master_status", [("name", "metrics-lease")]).lastValue == 1)
         #expect(try metrics.expectCounter("mir_builds_total", [("result", "started"), ("reason", "NewImage")]).totalValue >= 1)
         #expect(try metrics.expectCounter("mir_builds_total", [("result", "succeeded"), ("reason", "NewImage")]).totalValue >= 1)
+        #expect(try !metrics.expectTimer("mir_build_duration_seconds", [("result", "succeeded")]).values.isEmpty)
         #expect(try metrics.expectCounter("mir_ecr_calls_total", [("operation", "CreateRepository"), ("code", "OK")]).totalValue >= 1)
+        #expect(try !metrics.expectTimer("mir_ecr_call_duration_seconds", [("operation", "CreateRepository")]).values.isEmpty)
         #expect(try metrics.expectGauge("mir_images", [("phase", "Ready")]).values.contains { $0 >= 1 })
         run.cancel()
         await run.value
