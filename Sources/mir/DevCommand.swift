@@ -39,8 +39,8 @@ struct Dev: AsyncParsableCommand {
         let running = try await LocalControlPlane().start(ControlPlaneConfiguration(
             stateDirectory: stateURL, port: port, builder: JobSimulation(simulate), kubeconfigPath: kubeconfigURL))
         try await running.apply(yaml: crdText)
-        Self.say("mir local control plane (simulated jobs, pushing to local:\(registryDirectory)) serving on \(running.url.absoluteString)")
-        Self.say("kubectl --kubeconfig \(kubeconfigURL.path) get managedimages")
+        say("mir local control plane (simulated jobs, pushing to local:\(registryDirectory)) serving on \(running.url.absoluteString)")
+        say("kubectl --kubeconfig \(kubeconfigURL.path) get managedimages")
         let (signals, continuation) = AsyncStream<Int32>.makeStream()
         var sources: [any DispatchSourceSignal] = []
         for sig in [SIGINT, SIGTERM] {
@@ -52,14 +52,10 @@ struct Dev: AsyncParsableCommand {
         }
         for await _ in signals { break }
         sources.forEach { $0.cancel() }
-        Self.say("stopping")
+        say("stopping")
         await running.shutdown()
     }
 
-    /// Writes a line to stdout unbuffered (so scripts reading a pipe see it at once).
-    static func say(_ line: String) {
-        FileHandle.standardOutput.write(Data((line + "\n").utf8))
-    }
 
     static func findCRD() throws -> URL {
         var dir = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
@@ -85,4 +81,9 @@ struct JobSimulation: ImageBuilder {
         request.reason = .manual
         return try await inner.build(request)
     }
+}
+
+/// Writes a line to stdout unbuffered (so scripts and tests reading a pipe or file see it at once).
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }

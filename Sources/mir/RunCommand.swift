@@ -1,11 +1,12 @@
 import ArgumentParser
-import MirTelemetry
 import Foundation
 import KubeClient
 import Logging
 import MirBuild
 import MirController
 import MirModel
+import MirTelemetry
+import NIOCore
 import ServiceLifecycle
 
 /// `mir run`: the controller. `--source cluster` watches ManagedImage resources; `--source files:DIR` re-reads a
@@ -47,20 +48,49 @@ struct Run: AsyncParsableCommand {
     @Option(name: .customLong("lease-name"), help: "Name of the Lease.")
     var leaseName: String = "mir-controller"
 
+    @Option(name: .customLong("leader-elect-lease-duration"), help: "How long a lease holds without renewal (e.g. 15s, 1500ms).")
+    var leaseDuration: DurationArgument = DurationArgument(.seconds(15))
+
+    @Option(name: .customLong("leader-elect-renew-deadline"), help: "How long the leader keeps trying to renew before it gives up.")
+    var renewDeadline: DurationArgument = DurationArgument(.seconds(10))
+
+    @Option(name: .customLong("leader-elect-retry-period"), help: "How often to try to acquire or renew the lease.")
+    var retryPeriod: DurationArgument = DurationArgument(.seconds(2))
+
+    @Option(name: .customLong("metrics-bind-address"), help: "Where /metrics listens: host:port, :port, or 0 to disable.")
+    var metricsBindAddress: String = ":8080"
+
+    @Option(name: .customLong("health-probe-bind-address"), help: "Where /healthz and /readyz listen: host:port, :port, or 0 to disable.")
+    var healthProbeBindAddress: String = ":8081"
+
     func validate() throws {
         guard source == "cluster" || (source.hasPrefix("files:") && source.count > "files:".count) else {
             throw ValidationError("--source must be cluster or files:DIR")
         }
         guard maxConcurrentReconciles >= 1 else { throw ValidationError("--max-concurrent-reconciles must be at least 1") }
         guard resyncPeriod >= 1, interval >= 1 else { throw ValidationError("--resync-period and --interval must be at least 1") }
+        guard leaseDuration.value > renewDeadline.value, renewDeadline.value > retryPeriod.value, retryPeriod.value > .zero else {
+            throw ValidationError("leader election needs lease duration > renew deadline > retry period > 0")
+        }
+        _ = try bindAddresses()
+    }
+
+    func bindAddresses() throws -> (metrics: BindAddress?, probes: BindAddress?) {
+        do {
+            return (try BindAddress.parse(metricsBindAddress), try BindAddress.parse(healthProbeBindAddress))
+        } catch {
+            throw ValidationError("\(error)")
+        }
     }
 
     func run() async throws {
         try await runReportingErrors {
+            // Metrics and logging backends come first: anything created before would not be exported.
+            Telemetry.bootstrapLogging(format: logFormat.format)
+            let metrics = Telemetry.bootstrap()
             let config = try common.loadConfig()
             let opened = try await common.openRegistry()
             defer { Task { await opened.close() } }
-            Telemetry.bootstrapLogging(format: logFormat.format)
             let logger = Logger(label: "mir")
             let loader = KubeConfigLoader()
             let kube = try (kubeconfig == nil && context == nil ? loader.loadInCluster() : nil)
@@ -69,25 +99,51 @@ struct Run: AsyncParsableCommand {
             defer { Task { try? await client.shutdown() } }
 
             let service: any Service
+            let synced: @Sendable () -> Bool
             if source == "cluster" {
                 let election = leaderElect
-                    ? LeaderElectionConfig(namespace: leaseNamespace ?? client.defaultNamespace, leaseName: leaseName) : nil
-                service = ControllerManager(client: client, registry: opened.registry, config: config, options: ControllerOptions(
+                    ? LeaderElectionConfig(namespace: leaseNamespace ?? client.defaultNamespace, leaseName: leaseName,
+                                           leaseDuration: leaseDuration.value, renewDeadline: renewDeadline.value,
+                                           retryPeriod: retryPeriod.value) : nil
+                let manager = ControllerManager(client: client, registry: opened.registry, config: config, options: ControllerOptions(
                     maxConcurrentReconciles: maxConcurrentReconciles, resyncPeriod: .seconds(resyncPeriod), leaderElection: election),
                     logger: logger)
-                print("mir run: watching ManagedImages on \(kube.server) (registry \(opened.registry.displayName))")
+                service = manager
+                synced = { manager.hasSynced }
+                say("mir run: watching ManagedImages on \(kube.server) (registry \(opened.registry.displayName))"
+                    + (election.map { ", leader election on Lease \($0.namespace)/\($0.leaseName) as \($0.identity)" } ?? ""))
             } else {
                 let directory = String(source.dropFirst("files:".count))
-                service = FileSourceController(
+                let files = FileSourceController(
                     paths: [directory], config: config, registry: opened.registry,
                     builder: KubernetesJobBuilder(client: client, settings: config.builder),
                     records: ClusterBuildRecordStore(client: client, namespace: config.builder.buildNamespace),
                     interval: .seconds(interval), logger: logger)
-                print("mir run: reconciling \(directory) (registry \(opened.registry.displayName))")
+                service = files
+                synced = { files.hasSynced }
+                say("mir run: reconciling \(directory) (registry \(opened.registry.displayName))")
             }
-            let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-                services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+
+            // /healthz, /readyz (ready once the caches have synced, leading or not) and /metrics.
+            let checks = HealthChecks.standard()
+            checks.add("informer-sync", to: .readyz) {
+                guard synced() else { throw HealthCheckFailure("caches have not synced yet") }
+            }
+            let addresses = try bindAddresses()
+            var telemetry: TelemetryServer?
+            if addresses.metrics != nil || addresses.probes != nil {
+                let server = TelemetryServer(configuration: TelemetryServer.Configuration(
+                    metricsAddress: addresses.metrics, probesAddress: addresses.probes), registry: metrics, healthChecks: checks)
+                telemetry = server
+                Task {
+                    guard let bound = try? await server.listeningAddresses() else { return }
+                    if let address = bound.metrics { say("mir run: metrics on http://\(hostPort(address))/metrics") }
+                    if let address = bound.probes { say("mir run: probes on http://\(hostPort(address))/healthz and /readyz") }
+                }
+            }
+            let group = Telemetry.makeServiceGroup(services: [service], telemetry: telemetry, logger: logger)
             try await group.run()
+            say("mir run: stopped")
         }
     }
 }
@@ -95,4 +151,33 @@ struct Run: AsyncParsableCommand {
 enum LogFormatChoice: String, ExpressibleByArgument, CaseIterable {
     case text, json
     var format: LogFormat { self == .json ? .json : .text }
+}
+
+/// A duration flag: `1500ms`, `15s`, `2m`, or a plain number of seconds.
+struct DurationArgument: ExpressibleByArgument, Sendable {
+    var value: Duration
+    init(_ value: Duration) { self.value = value }
+
+    init?(argument: String) {
+        let units: [(suffix: String, make: (Double) -> Duration)] = [
+            ("ms", { .milliseconds($0) }), ("s", { .seconds($0) }), ("m", { .seconds($0 * 60) }), ("", { .seconds($0) }),
+        ]
+        for unit in units where argument.hasSuffix(unit.suffix) {
+            guard let number = Double(argument.dropLast(unit.suffix.count)), number >= 0, number.isFinite else { continue }
+            value = unit.make(number)
+            return
+        }
+        return nil
+    }
+
+    var defaultValueDescription: String {
+        let milliseconds = value.components.seconds * 1000 + value.components.attoseconds / 1_000_000_000_000_000
+        return milliseconds % 1000 == 0 ? "\(milliseconds / 1000)s" : "\(milliseconds)ms"
+    }
+}
+
+/// `host:port` of a bound socket (`[v6]:port` for IPv6).
+func hostPort(_ address: SocketAddress) -> String {
+    let host = address.ipAddress ?? "?"
+    return (host.contains(":") ? "[\(host)]" : host) + ":\(address.port ?? 0)"
 }
