@@ -1,88 +1,7 @@
 import Foundation
 import KubeLocal
+import MirTestSupport
 import Testing
-
-/// Runs the real kubectl (installed by scripts/setup) against the control plane over HTTPS with the kubeconfig
-/// `start` writes. KUBECACHEDIR and HOME point at a temporary directory.
-final class Kubectl: @unchecked Sendable {
-    let kubeconfig: URL
-    let home: URL
-
-    init(kubeconfig: URL, home: URL) {
-        self.kubeconfig = kubeconfig
-        self.home = home
-    }
-
-    static var executable: String? {
-        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
-            let path = "\(dir)/kubectl"
-            if FileManager.default.isExecutableFile(atPath: path) { return path }
-        }
-        return nil
-    }
-
-    struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    final class Running: @unchecked Sendable {
-        let process: Process
-        let stdoutFile: URL
-        let stderrFile: URL
-
-        init(process: Process, stdoutFile: URL, stderrFile: URL) {
-            self.process = process
-            self.stdoutFile = stdoutFile
-            self.stderrFile = stderrFile
-        }
-
-        var stdout: String { (try? String(contentsOf: stdoutFile, encoding: .utf8)) ?? "" }
-        var stderr: String { (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? "" }
-
-        /// Waits for exit (killing the process after `timeout`).
-        func finish(timeout: Duration = .seconds(30)) async -> Result {
-            let deadline = ContinuousClock.now + timeout
-            while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
-            if process.isRunning { process.terminate() }
-            process.waitUntilExit()
-            return Result(status: process.terminationStatus, stdout: stdout, stderr: stderr)
-        }
-
-        func waitForOutput(containing text: String, timeout: Duration = .seconds(15)) async -> Bool {
-            let deadline = ContinuousClock.now + timeout
-            while ContinuousClock.now < deadline {
-                if stdout.contains(text) { return true }
-                try? await Task.sleep(for: .milliseconds(50))
-            }
-            return false
-        }
-    }
-
-    func start(_ arguments: [String]) throws -> Running {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.executable ?? "/usr/bin/kubectl")
-        process.arguments = ["--kubeconfig", kubeconfig.path] + arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["KUBECACHEDIR"] = home.appendingPathComponent("cache").path
-        environment["HOME"] = home.path
-        environment["KUBECONFIG"] = nil
-        process.environment = environment
-        let id = UUID().uuidString
-        let out = home.appendingPathComponent("\(id).out"), err = home.appendingPathComponent("\(id).err")
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
-        try process.run()
-        return Running(process: process, stdoutFile: out, stderrFile: err)
-    }
-
-    func run(_ arguments: String...) async throws -> Result {
-        try await start(arguments).finish()
-    }
-}
 
 @Suite(.serialized) struct KubectlSessionTests {
     let examples = """
@@ -168,7 +87,7 @@ final class Kubectl: @unchecked Sendable {
         #expect(await watch.waitForOutput(containing: "base"))
         try await http.setReady("base", generation: 1, phase: "Building")
         #expect(await watch.waitForOutput(containing: "Building"), "\(watch.stdout)")
-        watch.process.terminate()
+        watch.send(SIGTERM)
         _ = await watch.finish()
 
         // describe shows events (the test posts the Event the controller would).
@@ -181,7 +100,7 @@ final class Kubectl: @unchecked Sendable {
         try await http.patch("/apis/mir.dev/v1alpha1/managedimages/base", ["spec": ["pythonVersion": "3.13"]])
         let wait = try kubectl.start(["wait", "--for=condition=Ready", "mi/base", "--timeout=30s"])
         try await Task.sleep(for: .seconds(1))
-        #expect(wait.process.isRunning, "a Ready condition for an older generation does not satisfy wait")
+        #expect(wait.isRunning, "a Ready condition for an older generation does not satisfy wait")
         try await http.setReady("base", generation: 2, phase: "Ready")
         let waited = await wait.finish()
         #expect(waited.status == 0, "\(waited.stderr)")
@@ -191,7 +110,7 @@ final class Kubectl: @unchecked Sendable {
         try await http.patch("/apis/mir.dev/v1alpha1/managedimages/child", ["metadata": ["finalizers": ["mir.dev/cleanup"]]])
         let delete = try kubectl.start(["delete", "mi", "child"])
         try await Task.sleep(for: .seconds(1))
-        #expect(delete.process.isRunning, "delete waits while a finalizer is present")
+        #expect(delete.isRunning, "delete waits while a finalizer is present")
         try await http.patch("/apis/mir.dev/v1alpha1/managedimages/child", ["metadata": ["finalizers": NSNull()]])
         let deleted = await delete.finish()
         #expect(deleted.status == 0, "\(deleted.stderr)")
