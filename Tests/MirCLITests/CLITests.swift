@@ -28,6 +28,15 @@ import MirLocalRegistry
         #expect(r.stderr.contains("note:") && r.stderr.contains("Namespace"))
     }
 
+    /// The config the Manifests deploy (Manifests/controller/mir.yaml) parses and serves the examples.
+    @Test func theDeployedConfigIsValid() async throws {
+        let dir = try examplesDir()
+        try dir.copy(fromPackage: "Manifests/controller/mir.yaml", to: "deployed.yaml")
+        let r = try await mir(["validate", "--config", "deployed.yaml", "specs"], dir)
+        #expect(r.status == 0, "\(r.output)")
+        #expect(r.stdout.contains("7 image(s) valid"))
+    }
+
     @Test func applyTwiceThenPlanIsEmpty() async throws {
         let dir = try examplesDir()
         let first = try await mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes", "--stats"], dir)

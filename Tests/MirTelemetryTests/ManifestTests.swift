@@ -166,6 +166,16 @@ struct ManifestTests {
         #expect((security["capabilities"] as? [String: [String]])?["drop"] == ["ALL"])
         let args = container["args"] as? [String] ?? []
         #expect(Array(args.prefix(4)) == ["run", "--source", "cluster", "--leader-elect"])
+        #expect(args.contains("--registry") && args[(args.firstIndex(of: "--registry") ?? 0) + 1] == "ecr")
+        #expect(args.contains("--config") && args[(args.firstIndex(of: "--config") ?? 0) + 1] == "/etc/mir/mir.yaml")
+        // The config comes from the generated ConfigMap (hash-suffixed name, referenced by the Deployment).
+        let volumes = podSpec["volumes"] as? [[String: Any]] ?? []
+        let configMapName = volumes.compactMap { ($0["configMap"] as? [String: Any])?["name"] as? String }.first ?? ""
+        #expect(configMapName.hasPrefix("mir-config-"), "\(volumes)")
+        let configMap = try #require(Self.find(objects, kind: "ConfigMap", name: configMapName))
+        #expect((configMap["data"] as? [String: String])?["mir.yaml"]?.contains("buildNamespace: mir-builds") == true)
+        let mounts = container["volumeMounts"] as? [[String: Any]] ?? []
+        #expect(mounts.contains { $0["mountPath"] as? String == "/etc/mir" && $0["readOnly"] as? Bool == true })
         let ports = (container["ports"] as? [[String: Any]] ?? []).reduce(into: [String: Int]()) {
             $0[$1["name"] as? String ?? ""] = $1["containerPort"] as? Int
         }
