@@ -48,15 +48,12 @@ public final class ControllerManager: Service, Sendable {
         var reconciles = 0
         var activeWorkers = 0
         var syncedCaches: Set<String> = []
-        var leading = false
     }
     private let state = Mutex(State())
     /// How many reconciles this manager ran (only a leader runs any).
     public var reconcileCount: Int { state.withLock { $0.reconciles } }
     /// Whether both informer caches have listed once (readiness: `/readyz`'s `informer-sync`).
     public var hasSynced: Bool { state.withLock { $0.syncedCaches.count == 2 } }
-    /// Whether this manager's workers run: it holds the lease (or runs without leader election).
-    public var isLeading: Bool { state.withLock { $0.leading } }
 
     public init(client: KubeClient, registry: any ImageRegistry, config: MirConfig, options: ControllerOptions,
                 logger: Logger = Logger(label: "mir.controller")) {
@@ -130,9 +127,9 @@ public final class ControllerManager: Service, Sendable {
             group.addTask { await self.resyncLoop(images.store) }
             group.addTask {
                 if let elector = self.elector {
-                    await elector.run { await self.lead() }
+                    await elector.run { await self.runWorkers() }
                 } else {
-                    await self.lead()
+                    await self.runWorkers()
                 }
             }
             // Stop everything when cancelled or when the leader loop returns (leadership lost).
@@ -145,13 +142,6 @@ public final class ControllerManager: Service, Sendable {
     func markSynced(_ cache: String) {
         let first = state.withLock { $0.syncedCaches.insert(cache).inserted && $0.syncedCaches.count == 2 }
         if first { logger.info("caches synced", metadata: ["managedimages": "\(images.store.count)", "jobs": "\(jobs.store.count)"]) }
-    }
-
-    /// Runs the workers while leading (or without leader election).
-    func lead() async {
-        state.withLock { $0.leading = true }
-        await runWorkers()
-        state.withLock { $0.leading = false }
     }
 
     func enqueue(_ name: String?, withChildrenFrom store: ObjectStore<ManagedImageResource>) async {
