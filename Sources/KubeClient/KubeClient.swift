@@ -132,13 +132,17 @@ public actor KubeClient {
     }
 
     /// Reads the latest object, applies `mutate`, and updates it, retrying on conflicts (client-go's RetryOnConflict:
-    /// up to `attempts` tries, ~10 ms apart). `mutate` returning false skips the update.
+    /// up to `attempts` tries, ~10 ms apart). `mutate` returning false skips the update. `current`: a copy the caller
+    /// just read, used for the first attempt instead of a GET (its resourceVersion guards the update; a conflict
+    /// re-reads).
     public func modify<R: KubeResource>(_ type: R.Type, name: String, namespace: String? = nil, attempts: Int = 5,
-                                        subresource: String? = nil, _ mutate: @Sendable (inout R) throws -> Bool) async throws -> R {
+                                        subresource: String? = nil, startingFrom current: R? = nil,
+                                        _ mutate: @Sendable (inout R) throws -> Bool) async throws -> R {
         var attempt = 0
         while true {
             attempt += 1
-            var object = try await get(type, name: name, namespace: namespace)
+            var object: R
+            if attempt == 1, let current { object = current } else { object = try await get(type, name: name, namespace: namespace) }
             guard try mutate(&object) else { return object }
             do {
                 return try await update(R.resourceType, object: object, subresource: subresource)

@@ -11,6 +11,8 @@ struct APIHandler: APIRequestHandler {
     let token: String?
     /// How often a watch that asked for bookmarks receives one.
     var bookmarkInterval: Duration = .seconds(30)
+    /// Counts resource requests by verb and resource.
+    var counter: RequestCounter?
 
     func handle(_ request: APIRequest) async -> APIResponse {
         do {
@@ -184,6 +186,7 @@ struct APIHandler: APIRequestHandler {
         if let dryRun = request.query["dryRun"], !dryRun.isEmpty, dryRun != "All" {
             throw APIError.badRequest("dryRun: Unsupported value: \"\(dryRun)\": supported values: \"All\"")
         }
+        counter?.record(verb: Self.verb(request, target), resource: info.plural + (target.subresource.map { "/" + $0 } ?? ""))
         let options = WriteOptions(dryRun: request.query["dryRun"] == "All",
                                    fieldValidation: request.query["fieldValidation"].flatMap { $0.isEmpty ? nil : $0 } ?? "Warn",
                                    fieldManager: request.query["fieldManager"], force: request.query["force"] == "true")
@@ -232,6 +235,20 @@ struct APIHandler: APIRequestHandler {
                                       "items": .array(deleted)]))
         default:
             throw APIError.methodNotAllowed()
+        }
+    }
+
+    /// The Kubernetes verb of a resource request (as RBAC and audit logs name it).
+    private static func verb(_ request: APIRequest, _ target: Target) -> String {
+        switch (request.method, target.name) {
+        case (.GET, nil): return request.query["watch"] == "true" || request.query["watch"] == "1" ? "watch" : "list"
+        case (.GET, _): return "get"
+        case (.POST, _): return "create"
+        case (.PUT, _): return "update"
+        case (.PATCH, _): return "patch"
+        case (.DELETE, nil): return "deletecollection"
+        case (.DELETE, _): return "delete"
+        default: return request.method.rawValue.lowercased()
         }
     }
 

@@ -119,13 +119,14 @@ public struct LocalControlPlane: Sendable {
             throw ControlPlaneError.startFailed("loading the serving certificate: \(error)")
         }
         let group = MultiThreadedEventLoopGroup.singleton
-        let secureHandler = APIHandler(state: state, token: token, bookmarkInterval: configuration.bookmarkInterval)
+        let requests = RequestCounter()
+        let secureHandler = APIHandler(state: state, token: token, bookmarkInterval: configuration.bookmarkInterval, counter: requests)
         let secure = try await HTTPServer(host: "127.0.0.1", port: configuration.port, tls: tls, group: group,
                                           handler: secureHandler, logger: logger)
         var insecure: HTTPServer?
         if let port = configuration.insecurePort {
             let handler = APIHandler(state: state, token: configuration.insecureRequiresToken ? token : nil,
-                                     bookmarkInterval: configuration.bookmarkInterval)
+                                     bookmarkInterval: configuration.bookmarkInterval, counter: requests)
             insecure = try await HTTPServer(host: "127.0.0.1", port: port, tls: nil, group: group, handler: handler, logger: logger)
         }
         var runner: JobRunner?
@@ -138,7 +139,7 @@ public struct LocalControlPlane: Sendable {
             url: URL(string: "https://127.0.0.1:\(secure.port)")!,
             insecureURL: insecure.map { URL(string: "http://127.0.0.1:\($0.port)")! },
             token: token, caCertificatePEM: certificates.caCertificatePEM, kubeconfigPath: configuration.kubeconfigPath,
-            state: state, servers: [secure] + (insecure.map { [$0] } ?? []), runner: runner)
+            state: state, servers: [secure] + (insecure.map { [$0] } ?? []), runner: runner, requests: requests)
         if let path = configuration.kubeconfigPath { try running.writeKubeconfig(to: path) }
         logger.info("local control plane serving on \(running.url)")
         return running
@@ -172,12 +173,14 @@ public final class RunningControlPlane: Sendable {
     public let caCertificatePEM: String
     /// Where `start` wrote the kubeconfig, if anywhere.
     public let kubeconfigPath: URL?
+    /// The resource requests served so far, by verb and resource (the job runner's own writes are not requests).
+    public let requests: RequestCounter
     let state: ClusterState
     private let servers: [HTTPServer]
     private let runner: JobRunner?
 
     init(url: URL, insecureURL: URL?, token: String, caCertificatePEM: String, kubeconfigPath: URL?, state: ClusterState,
-         servers: [HTTPServer], runner: JobRunner?) {
+         servers: [HTTPServer], runner: JobRunner?, requests: RequestCounter) {
         self.url = url
         self.insecureURL = insecureURL
         self.token = token
@@ -186,6 +189,7 @@ public final class RunningControlPlane: Sendable {
         self.state = state
         self.servers = servers
         self.runner = runner
+        self.requests = requests
     }
 
     /// Stops the job runner, ends every watch, closes the listeners and writes the final snapshot.

@@ -26,20 +26,25 @@ public struct ClusterBuildRecordStore: BuildRecordStore {
     public let image: String?
     /// The ManagedImage status to take the current image from, when no Job for its tag is left (TTL).
     public let status: (image: String, status: ManagedImageStatus)?
+    /// Jobs the caller already read: `allRecords()` uses them instead of listing again (`jobs()` always lists).
+    public let observedJobs: [ObservedBuildJob]?
 
     public static let jobSelector = "\(BuildJobManifest.managedByLabel)=mir,app.kubernetes.io/component=image-build"
 
-    public init(client: KubeClient, namespace: String, image: String? = nil, status: (image: String, status: ManagedImageStatus)? = nil) {
+    public init(client: KubeClient, namespace: String, image: String? = nil, status: (image: String, status: ManagedImageStatus)? = nil,
+                observedJobs: [ObservedBuildJob]? = nil) {
         self.client = client
         self.namespace = namespace
         self.image = image
         self.status = status
+        self.observedJobs = observedJobs
     }
 
     public func put(_ record: BuildRecord) async throws {}
 
     public func allRecords() async throws -> [BuildRecord] {
-        records(from: try await jobs())
+        if let observedJobs { return records(from: observedJobs) }
+        return records(from: try await jobs())
     }
 
     /// The records of `jobs` (one snapshot, so records and Jobs never disagree), plus the image the status serves.

@@ -127,8 +127,10 @@ public final class ManagedImageReconciler: Sendable {
         let depth = resolved.count - 1
         let desired = DesiredState(images: [image], isComplete: false, repositoryPrefix: config.repositoryPrefix,
                                    platformVersion: config.platformVersion)
+        // This image's Jobs, read once for observing and deciding (re-read after a build is started).
+        var jobs = try await ClusterBuildRecordStore(client: client, namespace: namespace, image: name).jobs()
         let store = ClusterBuildRecordStore(client: client, namespace: namespace, image: name,
-                                            status: object.status.map { (image: name, status: $0) })
+                                            status: object.status.map { (image: name, status: $0) }, observedJobs: jobs)
         let observer = Observer(registry: registry, records: store)
         var observed = try await observer.observe(desired)
         let plan = Planner.plan(desired: desired, observed: observed, options: PlanOptions(maxDeletions: 0))
@@ -173,7 +175,6 @@ public final class ManagedImageReconciler: Sendable {
         }
 
         // The build.
-        var jobs = try await store.jobs()
         if jobs.contains(where: { $0.tag == image.tag && $0.outcome.isFinished }) { scheduler.release(name) }
         let rebuildToken = object.metadata.annotations?[KubernetesJobBuilder.rebuildAnnotation].flatMap { $0.isEmpty ? nil : $0 }
         let tokenHandled = rebuildToken == nil || jobs.contains { $0.rebuildToken == rebuildToken }
@@ -341,7 +342,7 @@ public final class ManagedImageReconciler: Sendable {
         } ?? previous?.build
         let final = derived
         let finalDigest = digest
-        try await statusWriter.update(name) { status, meta in
+        try await statusWriter.update(name, current: object) { status, meta in
             let now = Date()
             let gen = meta.generation
             status.phase = final.phase.rawValue

@@ -53,9 +53,11 @@ public struct StatusWriter: Sendable {
     public init(client: KubeClient) { self.client = client }
 
     /// Applies `mutate` to the latest status and writes it when it changed. Returns the object as stored.
+    /// `current`: the object as this reconcile read it (saves a GET; a conflict re-reads).
     @discardableResult
-    public func update(_ name: String, _ mutate: @escaping @Sendable (inout ManagedImageStatus, ObjectMeta) -> Void) async throws -> ManagedImageResource {
-        try await client.modify(ManagedImageResource.self, name: name, subresource: "status") { object in
+    public func update(_ name: String, current: ManagedImageResource? = nil,
+                       _ mutate: @escaping @Sendable (inout ManagedImageStatus, ObjectMeta) -> Void) async throws -> ManagedImageResource {
+        try await client.modify(ManagedImageResource.self, name: name, subresource: "status", startingFrom: current) { object in
             let before = object.status ?? ManagedImageStatus()
             var status = before
             mutate(&status, object.metadata)

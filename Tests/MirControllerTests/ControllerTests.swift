@@ -274,3 +274,48 @@ func waitGone(_ h: ControllerHarness, _ name: String, timeout: Duration = .secon
     }
     Issue.record("\(name) was not deleted")
 }
+
+/// What a resync costs, counted by the local control plane (API requests by verb and resource): the reconciles read
+/// the informer caches for the other images, and a resync that finds nothing changed writes nothing.
+@Suite(.serialized) struct ResyncCostTests {
+    @Test func aResyncOfSteadyImagesListsNoImagesAndWritesNothing() async throws {
+        let h = try await ControllerHarness(buildDelay: .milliseconds(20))
+        defer { Task { await h.stop() } }
+        let manager = h.manager()
+        let run = h.start(manager)
+        defer { run.cancel() }
+        let names = (0..<12).map { "steady-\($0)" }
+        for name in names { try await h.create(name, spec: spec(pip: ["requests"])) }
+        for name in names { try await h.waitFor(name, "Ready") { $0.status?.phase == "Ready" } }
+        await settle(manager)
+
+        h.plane.requests.reset()
+        let before = manager.reconcileCount
+        for name in names { await manager.queue.add(name) }
+        await settle(manager)
+        let reconciles = manager.reconcileCount - before
+        let counts = h.plane.requests.snapshot
+        #expect(reconciles >= names.count)
+        #expect(counts["list managedimages"] == nil, "\(counts)")
+        let writes = counts.filter { ["create", "update", "patch", "delete"].contains($0.key.split(separator: " ").first ?? "") }
+        #expect(writes.isEmpty, "a resync that finds nothing changed writes nothing: \(writes)")
+        // Per reconcile: the image itself, and its own Jobs and their pods (label-selected, live: they decide writes).
+        #expect(counts["get managedimages"] == reconciles && counts["list jobs"] == reconciles, "\(counts) for \(reconciles) reconciles")
+        #expect(h.plane.requests.total <= reconciles * 3, "\(counts) for \(reconciles) reconciles")
+        print("resync of \(names.count) steady images: \(reconciles) reconciles, \(h.plane.requests.total) API requests: \(counts.sorted { $0.key < $1.key })")
+    }
+
+    /// Waits until the manager has had nothing to do for a while.
+    func settle(_ manager: ControllerManager) async {
+        var last = -1
+        var quietSince = ContinuousClock.now
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            let count = manager.reconcileCount
+            let queued = await manager.queue.count
+            if count != last || queued > 0 { last = count; quietSince = ContinuousClock.now }
+            if ContinuousClock.now - quietSince > .milliseconds(1500) { return }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+    }
+}
