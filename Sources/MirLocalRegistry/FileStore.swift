@@ -28,6 +28,9 @@ final class FileStore: Sendable {
     private let cache = Mutex<Cache?>(nil)
     /// Fold the journal into a snapshot once it is larger than this and than the snapshot.
     private let compactionThreshold: Int
+    private let statistics = Mutex(StorageStatistics())
+    /// The file I/O this store did so far.
+    var io: StorageStatistics { statistics.withLock { $0 } }
 
     private struct Cache: Sendable {
         var snapshotIdentity: FileIdentity?
@@ -169,6 +172,7 @@ final class FileStore: Sendable {
         }
         var data = Data(count: size - offset)
         var done = 0
+        defer { statistics.withLock { $0.bytesRead += done } }
         try data.withUnsafeMutableBytes { (buffer: UnsafeMutableRawBufferPointer) in
             while done < buffer.count {
                 let n = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
@@ -200,6 +204,7 @@ final class FileStore: Sendable {
         defer { close(fd) }
         try writeAll(fd, line, path: path)
         guard fsync(fd) == 0 else { throw posixFailure("cannot fsync '\(path)'") }
+        statistics.withLock { $0.journalAppends += 1 }
         if isNew { try fsyncDirectory() }
         cache.state.apply(entry)
         cache.journalOffset += line.count
@@ -211,6 +216,7 @@ final class FileStore: Sendable {
         let encoder = JSONEncoder()
         let data = try encoder.encode(cache.state.snapshot(generation: generation))
         try writeAtomically(data, to: snapshotPath)
+        statistics.withLock { $0.snapshotsWritten += 1 }
         let oldJournal = journalPath(cache.generation)
         cache.generation = generation
         cache.journalOffset = 0
@@ -254,6 +260,7 @@ final class FileStore: Sendable {
     }
 
     private func writeAll(_ fd: Int32, _ data: Data, path: String) throws {
+        statistics.withLock { $0.bytesWritten += data.count }
         try data.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) in
             var done = 0
             while done < buffer.count {
@@ -298,4 +305,16 @@ struct FileIdentity: Hashable, Sendable {
         modifiedNanoseconds = Int(info.st_mtimespec.tv_nsec)
         #endif
     }
+}
+
+/// The file I/O of an embedded registry (this process's), to measure what operations cost.
+public struct StorageStatistics: Sendable, Equatable {
+    /// Bytes read from the snapshot and journals.
+    public var bytesRead = 0
+    /// Bytes written to journals and snapshots.
+    public var bytesWritten = 0
+    /// Changes appended (and fsynced) to the journal.
+    public var journalAppends = 0
+    /// Snapshots written (compactions).
+    public var snapshotsWritten = 0
 }

@@ -22,6 +22,8 @@ public final class LocalRegistry: ImageRegistry {
     /// Images per repository allowed (ECR's default quota: 100,000).
     public let imagesPerRepositoryQuota: Int
     private let store: FileStore
+    /// The file I/O this registry did so far (in this process).
+    public var storageStatistics: StorageStatistics { store.io }
 
     /// Opens (creating it when missing) the registry kept in `directory`.
     public convenience init(directory: String, accountId: String = "000000000000", region: String = "local",
