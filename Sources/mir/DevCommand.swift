@@ -68,21 +68,6 @@ struct Dev: AsyncParsableCommand {
     }
 }
 
-/// The simulated job runner's builder in `mir dev`: mir's `simulate` builder (a SIMULATION) on the embedded
-/// registry. Every Job runs its build: the Job, not the simulate builder's own records, decides.
-struct JobSimulation: ImageBuilder {
-    let inner: SimulateBuilder
-    init(_ inner: SimulateBuilder) { self.inner = inner }
-    var name: String { inner.name }
-    var isSimulation: Bool { true }
-
-    func build(_ request: BuildRequest) async throws -> BuildRecord {
-        var request = request
-        request.reason = .manual
-        return try await inner.build(request)
-    }
-}
-
 /// Writes a line to stdout unbuffered (so scripts and tests reading a pipe or file see it at once).
 func say(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
