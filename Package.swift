@@ -73,6 +73,11 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "NIOCore", package: "swift-nio"),
         ]),
+        // Benchmarks (scripts/bench): counted cost and measured time of the registry, the planner and the controller.
+        .executableTarget(name: "mir-bench", dependencies: [
+            "MirModel", "MirRegistry", "MirLocalRegistry", "MirBuild", "MirCore", "KubeClient", "KubeLocal", "MirController",
+            .product(name: "Logging", package: "swift-log"), .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
 
         .testTarget(name: "MirModelTests", dependencies: ["MirModel", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "MirLocalRegistryTests", dependencies: ["MirLocalRegistry", "MirRegistry", "MirModel", .product(name: "PropertyBased", package: "swift-property-based")]),
