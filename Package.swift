@@ -65,8 +65,9 @@ let package = Package(
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]),
-        // Helpers shared by test targets: child processes that never starve the concurrent test process.
-        .target(name: "MirTestSupport"),
+        // Helpers shared by test targets: child processes that never starve the concurrent test process, moto's server.
+        .target(name: "MirTestSupport", dependencies: [
+            .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio")]),
         // The thin CLI.
         .executableTarget(name: "mir", dependencies: [
             "MirModel", "MirRegistry", "MirLocalRegistry", "MirSpec", "MirBuild", "MirCore", "MirECR", "KubeClient", "KubeLocal", "MirController", "MirTelemetry",
