@@ -28,7 +28,7 @@ final class BuildLog: Sendable {
     var maxInFlight: Int { state.withLock { $0.maxInFlight } }
 }
 
-/// The builder the local control plane's job runner runs: mir's `simulate` builder on the embedded registry
+/// The builder the local control plane's job runner runs: mir's `simulate` builder on the harness's registry
 /// (pushes the tag), slowed down, failing for images whose pip requirements name `broken`.
 struct TestClusterBuilder: ImageBuilder {
     let inner: SimulateBuilder
@@ -50,21 +50,23 @@ struct TestClusterBuilder: ImageBuilder {
     }
 }
 
-/// A local control plane (with the CRD, the build namespace and a simulated job runner on an embedded registry) and
-/// a KubeClient for it.
+/// A local control plane (with the CRD, the build namespace and a simulated job runner) and a KubeClient for it.
+/// The controller and the job runner's builder share one registry: a fresh embedded one, or the one given (e.g.
+/// mir's ECR adapter on moto).
 final class ControllerHarness: @unchecked Sendable {
     let plane: RunningControlPlane
     let client: KubeClient
-    let registry: LocalRegistry
+    let registry: any ImageRegistry
     let log = BuildLog()
     let directory: URL
     var config: MirConfig
 
-    init(buildDelay: Duration = .milliseconds(300), maxConcurrentBuilds: Int = 4, forceDelete: Bool = false) async throws {
+    init(registry: (any ImageRegistry)? = nil, buildDelay: Duration = .milliseconds(300), maxConcurrentBuilds: Int = 4,
+         forceDelete: Bool = false) async throws {
         directory = try temporaryDirectory("harness")
-        registry = try LocalRegistry(directory: directory.appendingPathComponent("registry").path)
-        let inner = SimulateBuilder(registry: registry, records: FileBuildRecordStore(directory: directory.appendingPathComponent("sim").path),
-                                    delay: .zero)
+        self.registry = try registry ?? LocalRegistry(directory: directory.appendingPathComponent("registry").path)
+        let inner = SimulateBuilder(registry: self.registry,
+                                    records: FileBuildRecordStore(directory: directory.appendingPathComponent("sim").path), delay: .zero)
         plane = try await LocalControlPlane().start(ControlPlaneConfiguration(
             insecurePort: 0, builder: TestClusterBuilder(inner: inner, log: log, delay: buildDelay),
             jobRunner: JobRunnerConfiguration(backoffBase: .milliseconds(10)), bookmarkInterval: .milliseconds(300)))
