@@ -3,6 +3,26 @@ import Logging
 import MirECR
 import MirModel
 import MirTestSupport
+import Testing
+
+/// Where a harness's repositories live: the embedded registry, or moto's ECR through mir's real ECR adapter.
+enum RegistryUnderTest: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case embedded
+    case moto
+
+    var testDescription: String { self == .embedded ? "embedded registry" : "moto (ECR)" }
+}
+
+/// Runs `body` with a harness on `registry` and always stops it (and moto) afterwards.
+func withHarness<T: Sendable>(on registry: RegistryUnderTest, buildDelay: Duration = .milliseconds(50), forceDelete: Bool = false,
+                              _ body: (ControllerHarness) async throws -> T) async throws -> T {
+    switch registry {
+    case .embedded:
+        return try await runAndStop(ControllerHarness(buildDelay: buildDelay, forceDelete: forceDelete), body)
+    case .moto:
+        return try await withMotoHarness(buildDelay: buildDelay, forceDelete: forceDelete) { h, _ in try await body(h) }
+    }
+}
 
 /// Starts moto, then runs `body` with a harness whose registry — for the controller and for the simulated job
 /// runner's builder alike — is mir's ECR adapter as `mir run --registry ecr --endpoint-url …` makes it: the default
