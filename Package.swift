@@ -65,8 +65,9 @@ let package = Package(
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]),
-        // Helpers shared by test targets: child processes that never starve the concurrent test process.
-        .target(name: "MirTestSupport"),
+        // Helpers shared by test targets: child processes that never starve the concurrent test process, moto's server.
+        .target(name: "MirTestSupport", dependencies: [
+            .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio")]),
         // The thin CLI.
         .executableTarget(name: "mir", dependencies: [
             "MirModel", "MirRegistry", "MirLocalRegistry", "MirSpec", "MirBuild", "MirCore", "MirECR", "KubeClient", "KubeLocal", "MirController", "MirTelemetry",
@@ -88,12 +89,13 @@ let package = Package(
         .testTarget(name: "MirCLITests", dependencies: ["MirModel", "MirRegistry", "MirLocalRegistry", "MirTestSupport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "AWSSigV4Tests", dependencies: ["AWSSigV4"]),
-        .testTarget(name: "AWSAuthTests", dependencies: ["AWSAuth", "AWSSigV4", .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "AWSAuthTests", dependencies: ["AWSAuth", "AWSSigV4", "MirTestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "MirECRTests", dependencies: ["MirECR", "MirRegistry", "MirModel", "AWSSigV4", "AWSAuth", "ECRFaultInjection", "MirTestSupport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeLocal", "MirModel"]),
         .testTarget(name: "MirControllerTests", dependencies: ["MirController", "MirCore", "MirBuild", "MirModel", "MirRegistry",
-            "KubeClient", "KubeLocal", "MirLocalRegistry", .product(name: "Metrics", package: "swift-metrics"),
+            "KubeClient", "KubeLocal", "MirLocalRegistry", "MirECR", "MirTestSupport", .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "MetricsTestKit", package: "swift-metrics")]),
         .testTarget(name: "KubeLocalTests", dependencies: ["KubeLocal", "MirModel", "MirBuild", "MirTestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         .testTarget(name: "MirTelemetryTests", dependencies: ["MirTelemetry",

@@ -36,11 +36,34 @@ public struct JobRunnerConfiguration: Sendable {
     }
 }
 
+/// An error an injected `ImageBuilder` throws to end the simulated build pod with a given container state, as a
+/// node would report it: e.g. `reason: "OOMKilled", exitCode: 137` or a non-zero exit with a log line as the
+/// termination message. The named container (an init container or an app container of the Job's pod template)
+/// gets this `terminated` state; init containers before it completed (exit 0); if it is an init container, the
+/// containers after it never started (`waiting`, PodInitializing), otherwise the other app containers completed.
+/// The pod fails, and the Job counts the failure against its `backoffLimit` as for any other build error.
+public struct SimulatedContainerTermination: Error, Sendable, Hashable, CustomStringConvertible {
+    public var container: String
+    public var reason: String
+    public var exitCode: Int
+    public var message: String
+
+    public init(container: String, reason: String, exitCode: Int, message: String = "") {
+        self.container = container
+        self.reason = reason
+        self.exitCode = exitCode
+        self.message = message
+    }
+
+    public var description: String { "container \(container) terminated: \(reason) (exit code \(exitCode)) \(message)" }
+}
+
 /// A kwok-like simulated Job controller: for each Job it creates a Pod, runs the build through the injected
 /// `ImageBuilder`, then records the container's termination and the Job's conditions
 /// (SuccessCriteriaMet → Complete, or FailureTarget → Failed with BackoffLimitExceeded / DeadlineExceeded).
 /// Honours `backoffLimit`, `activeDeadlineSeconds` and `ttlSecondsAfterFinished`. Everything it writes is labelled
-/// `mir.dev/simulated: "true"`.
+/// `mir.dev/simulated: "true"`. A builder error of type `SimulatedContainerTermination` ends the pod with that
+/// container state; any other error ends every app container with exit code 1 and the error as its message.
 actor JobRunner {
     private let state: ClusterState
     private let builder: any ImageBuilder
@@ -110,6 +133,7 @@ private struct SimulatedJob {
     private enum Outcome: Sendable {
         case succeeded(String)
         case failed(String)
+        case terminated(SimulatedContainerTermination)
         case deadlineExceeded
     }
 
@@ -140,7 +164,7 @@ private struct SimulatedJob {
                              failures: failures + 1)
                 await expireAfterTTL()
                 return
-            case .failed:
+            case .failed, .terminated:
                 failures += 1
                 if failures > backoffLimit {
                     await finish(success: false, reason: "BackoffLimitExceeded", message: "Job has reached the specified backoff limit",
@@ -209,6 +233,8 @@ private struct SimulatedJob {
                     let record = try await builder.build(request)
                     if record.state == .failed { return .failed(Self.terminationMessage(record)) }
                     return .succeeded(Self.terminationMessage(record))
+                } catch let termination as SimulatedContainerTermination {
+                    return .terminated(termination)
                 } catch {
                     return .failed(String("\(error)".prefix(4096)))
                 }
@@ -232,6 +258,16 @@ private struct SimulatedJob {
         case .succeeded(let m): termination = (0, "Completed", m, "Succeeded")
         case .failed(let m): termination = (1, "Error", m, "Failed")
         case .deadlineExceeded: termination = (137, "DeadlineExceeded", "Pod was active on the node longer than the specified deadline", "Failed")
+        case .terminated(let ending):
+            let template = job["spec"]?["template"]?["spec"]
+            let statuses = Self.containerStatuses(ending: ending, initContainers: template?["initContainers"]?.arrayValue ?? [],
+                                                  containers: template?["containers"]?.arrayValue ?? [], at: finished)
+            await state.systemUpdateStatus(BuiltinResources.pods, namespace: namespace, name: podName) { status in
+                status.set(["phase"], .string("Failed"))
+                status.set(["initContainerStatuses"], .array(statuses.initContainers))
+                status.set(["containerStatuses"], .array(statuses.containers))
+            }
+            return outcome
         }
         let (exitCode, reason, message, phase) = termination
         await state.systemUpdateStatus(BuiltinResources.pods, namespace: namespace, name: podName) { status in
@@ -250,6 +286,33 @@ private struct SimulatedJob {
             status.set(["containerStatuses"], .array(statuses))
         }
         return outcome
+    }
+
+    /// The pod's container statuses when `termination` ended it (see `SimulatedContainerTermination`). A name the
+    /// template does not have is reported as an extra app container.
+    static func containerStatuses(ending termination: SimulatedContainerTermination, initContainers: [JSONValue],
+                                  containers: [JSONValue], at finished: JSONValue) -> (initContainers: [JSONValue], containers: [JSONValue]) {
+        func status(_ container: JSONValue, _ state: JSONValue) -> JSONValue {
+            .object(["name": container["name"] ?? .string(""), "image": container["image"] ?? .string(""), "ready": .bool(false),
+                     "restartCount": .number(0), "started": .bool(false), "state": state])
+        }
+        func terminated(_ exitCode: Int, _ reason: String, _ message: String) -> JSONValue {
+            var fields: [String: JSONValue] = ["exitCode": .number(Double(exitCode)), "reason": .string(reason),
+                                               "startedAt": finished, "finishedAt": finished]
+            if !message.isEmpty { fields["message"] = .string(message) }
+            return .object(["terminated": .object(fields)])
+        }
+        let ended = terminated(termination.exitCode, termination.reason, termination.message)
+        let completed = terminated(0, "Completed", "")
+        let notStarted: JSONValue = .object(["waiting": .object(["reason": .string("PodInitializing")])])
+        let named = { (c: JSONValue) in c["name"]?.stringValue == termination.container }
+        if let failing = initContainers.firstIndex(where: named) {
+            return (initContainers.enumerated().map { i, c in status(c, i < failing ? completed : i == failing ? ended : notStarted) },
+                    containers.map { status($0, notStarted) })
+        }
+        var app = containers.map { status($0, named($0) ? ended : completed) }
+        if !containers.contains(where: named) { app.append(status(.object(["name": .string(termination.container)]), ended)) }
+        return (initContainers.map { status($0, completed) }, app)
     }
 
     static func terminationMessage(_ record: BuildRecord) -> String {

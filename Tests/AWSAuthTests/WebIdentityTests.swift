@@ -1,6 +1,7 @@
 import AWSAuth
 import AWSSigV4
 import Foundation
+import MirTestSupport
 import Testing
 
 @Suite(.serialized) struct WebIdentityTests {
@@ -19,28 +20,28 @@ import Testing
     }
 
     @Test func assumesRoleAgainstMotoAndRefreshesInTheMandatoryWindow() async throws {
-        let moto = try await MotoServer()
-        defer { moto.stop() }
-        let sandbox = try Sandbox()
-        let tokenFile = try sandbox.write("token", "eyJ.not-a-real.jwt")
-        sandbox.environment.merge([
-            "AWS_WEB_IDENTITY_TOKEN_FILE": tokenFile, "AWS_ROLE_ARN": Self.roleArn, "AWS_ROLE_SESSION_NAME": "mi-ctl",
-            "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL_STS": moto.endpoint,
-        ]) { $1 }
-        let clock = ManualClock(Date())
-        let chain = sandbox.chain(clock: clock)
-        let first = try await chain.credentials()
-        #expect(await chain.resolvedProviderName() == "web identity")
-        #expect(first.accessKeyId.hasPrefix("ASIA"))
-        #expect(!first.secretAccessKey.isEmpty && (first.sessionToken?.isEmpty == false))
-        let expiration = try #require(first.expiration)
-        #expect(expiration > clock.date.addingTimeInterval(15 * 60))
-        #expect(try await chain.credentials() == first)
+        try await MotoServer.with { moto in
+            let sandbox = try Sandbox()
+            let tokenFile = try sandbox.write("token", "eyJ.not-a-real.jwt")
+            sandbox.environment.merge([
+                "AWS_WEB_IDENTITY_TOKEN_FILE": tokenFile, "AWS_ROLE_ARN": Self.roleArn, "AWS_ROLE_SESSION_NAME": "mi-ctl",
+                "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL_STS": moto.url.absoluteString + "/",
+            ]) { $1 }
+            let clock = ManualClock(Date())
+            let chain = sandbox.chain(clock: clock)
+            let first = try await chain.credentials()
+            #expect(await chain.resolvedProviderName() == "web identity")
+            #expect(first.accessKeyId.hasPrefix("ASIA"))
+            #expect(!first.secretAccessKey.isEmpty && (first.sessionToken?.isEmpty == false))
+            let expiration = try #require(first.expiration)
+            #expect(expiration > clock.date.addingTimeInterval(15 * 60))
+            #expect(try await chain.credentials() == first)
 
-        // Move into the mandatory window: the caller waits for a new AssumeRoleWithWebIdentity.
-        clock.advance(by: expiration.timeIntervalSince(clock.date) - 5 * 60)
-        let second = try await chain.credentials()
-        #expect(second.accessKeyId != first.accessKeyId)
+            // Move into the mandatory window: the caller waits for a new AssumeRoleWithWebIdentity.
+            clock.advance(by: expiration.timeIntervalSince(clock.date) - 5 * 60)
+            let second = try await chain.credentials()
+            #expect(second.accessKeyId != first.accessKeyId)
+        }
     }
 
     @Test func sendsTheQueryProtocolUnsignedAndRereadsTheTokenFile() async throws {

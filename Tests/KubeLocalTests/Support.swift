@@ -16,7 +16,8 @@ func temporaryDirectory(_ label: String) throws -> URL {
     return url
 }
 
-/// A fake builder: succeeds, or fails with a message, after an optional delay; counts its builds.
+/// A fake builder: succeeds, or fails with a message (or with a container termination), after an optional delay;
+/// counts its builds.
 actor FakeBuilderLog {
     var requests: [BuildRequest] = []
     func add(_ r: BuildRequest) { requests.append(r) }
@@ -26,6 +27,7 @@ struct FakeBuilder: ImageBuilder {
     let name = "fake"
     let isSimulation = true
     var fail = false
+    var termination: SimulatedContainerTermination?
     var delay: Duration = .zero
     let log = FakeBuilderLog()
 
@@ -35,6 +37,7 @@ struct FakeBuilder: ImageBuilder {
         await log.add(request)
         if delay > .zero { try await Task.sleep(for: delay) }
         if fail { throw Failure() }
+        if let termination { throw termination }
         return BuildRecord(image: request.image.name, tag: request.image.tag, state: .succeeded, reason: request.reason.rawValue,
                            specDigest: "d", platformVersion: request.platformVersion, parentTag: nil,
                            pythonVersion: request.image.pythonVersion, pipLibraries: [PipLibrary(name: "requests", version: "2.32.3")],

@@ -139,9 +139,11 @@ import Testing
 }
 
 @Suite struct JobRunnerTests {
-    private func job(_ name: String, backoffLimit: Int = 0, deadline: Int? = nil, ttl: Int? = nil) -> [String: Any] {
-        var spec: [String: Any] = ["backoffLimit": backoffLimit,
-                                   "template": ["spec": ["restartPolicy": "Never", "containers": [["name": "build", "image": "builder:1"]]]]]
+    private func job(_ name: String, backoffLimit: Int = 0, deadline: Int? = nil, ttl: Int? = nil,
+                     initContainers: [String] = [], containers: [String] = ["build"]) -> [String: Any] {
+        var podSpec: [String: Any] = ["restartPolicy": "Never", "containers": containers.map { ["name": $0, "image": "\($0):1"] }]
+        if !initContainers.isEmpty { podSpec["initContainers"] = initContainers.map { ["name": $0, "image": "\($0):1"] } }
+        var spec: [String: Any] = ["backoffLimit": backoffLimit, "template": ["spec": podSpec]]
         if let deadline { spec["activeDeadlineSeconds"] = deadline }
         if let ttl { spec["ttlSecondsAfterFinished"] = ttl }
         return ["apiVersion": "batch/v1", "kind": "Job",
@@ -194,6 +196,27 @@ import Testing
             let items = pods["items"] as? [[String: Any]] ?? []
             #expect(items.count == 2)
             #expect(items.allSatisfy { $0.at("status", "containerStatuses", "0", "state", "terminated", "exitCode") as? Int == 1 })
+        }
+    }
+
+    @Test func aBuilderThrowingAContainerTerminationEndsThePodWithThatState() async throws {
+        let oom = SimulatedContainerTermination(container: "kaniko", reason: "OOMKilled", exitCode: 137)
+        try await withCluster(builder: FakeBuilder(termination: oom), crd: false) { c in
+            try await c.call(.POST, "/apis/batch/v1/namespaces/default/jobs",
+                             json: job("oom", initContainers: ["setup", "kaniko"], containers: ["report"]))
+            let j = try await waitForCondition(c, "oom", "Failed")
+            #expect((j.at("status", "conditions") as? [[String: Any]])?.last?["reason"] as? String == "BackoffLimitExceeded")
+            let pods = try await c.call(.GET, "/api/v1/namespaces/default/pods?labelSelector=job-name%3Doom").json
+            let pod = (pods["items"] as? [[String: Any]])?.first ?? [:]
+            #expect(pod.at("status", "phase") as? String == "Failed")
+            #expect(pod.at("status", "initContainerStatuses", "0", "name") as? String == "setup")
+            #expect(pod.at("status", "initContainerStatuses", "0", "state", "terminated", "exitCode") as? Int == 0)
+            let kaniko = pod.at("status", "initContainerStatuses", "1") as? [String: Any] ?? [:]
+            #expect(kaniko["name"] as? String == "kaniko")
+            #expect(kaniko.at("state", "terminated", "reason") as? String == "OOMKilled")
+            #expect(kaniko.at("state", "terminated", "exitCode") as? Int == 137)
+            #expect(pod.at("status", "containerStatuses", "0", "name") as? String == "report")
+            #expect(pod.at("status", "containerStatuses", "0", "state", "waiting", "reason") as? String == "PodInitializing")
         }
     }
 

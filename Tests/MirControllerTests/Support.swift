@@ -28,12 +28,15 @@ final class BuildLog: Sendable {
     var maxInFlight: Int { state.withLock { $0.maxInFlight } }
 }
 
-/// The builder the local control plane's job runner runs: mir's `simulate` builder on the embedded registry
-/// (pushes the tag), slowed down, failing for images whose pip requirements name `broken`.
+/// The builder the local control plane's job runner runs: mir's `simulate` builder on the harness's registry
+/// (pushes the tag), slowed down, failing for images whose pip requirements name `broken`, and ending the build pod
+/// as `podTerminations` says for the images it names (the simulated runner writes that container state).
 struct TestClusterBuilder: ImageBuilder {
     let inner: SimulateBuilder
     let log: BuildLog
     let delay: Duration
+    /// Image name → how its build pod's container ends.
+    var podTerminations: [String: SimulatedContainerTermination] = [:]
     var name: String { "simulate" }
     var isSimulation: Bool { true }
 
@@ -44,29 +47,32 @@ struct TestClusterBuilder: ImageBuilder {
         defer { log.finish(request.image.name) }
         try await Task.sleep(for: delay)
         if request.image.image.spec.pipRequirements.contains(where: { $0.name == "broken" }) { throw Broken() }
+        if let termination = podTerminations[request.image.name] { throw termination }
         var manual = request
         manual.reason = .manual  // never reuse the simulate builder's own records: the Job decides
         return try await inner.build(manual)
     }
 }
 
-/// A local control plane (with the CRD, the build namespace and a simulated job runner on an embedded registry) and
-/// a KubeClient for it.
+/// A local control plane (with the CRD, the build namespace and a simulated job runner) and a KubeClient for it.
+/// The controller and the job runner's builder share one registry: a fresh embedded one, or the one given (e.g.
+/// mir's ECR adapter on moto).
 final class ControllerHarness: @unchecked Sendable {
     let plane: RunningControlPlane
     let client: KubeClient
-    let registry: LocalRegistry
+    let registry: any ImageRegistry
     let log = BuildLog()
     let directory: URL
     var config: MirConfig
 
-    init(buildDelay: Duration = .milliseconds(300), maxConcurrentBuilds: Int = 4, forceDelete: Bool = false) async throws {
+    init(registry: (any ImageRegistry)? = nil, buildDelay: Duration = .milliseconds(300), maxConcurrentBuilds: Int = 4,
+         forceDelete: Bool = false, podTerminations: [String: SimulatedContainerTermination] = [:]) async throws {
         directory = try temporaryDirectory("harness")
-        registry = try LocalRegistry(directory: directory.appendingPathComponent("registry").path)
-        let inner = SimulateBuilder(registry: registry, records: FileBuildRecordStore(directory: directory.appendingPathComponent("sim").path),
-                                    delay: .zero)
+        self.registry = try registry ?? LocalRegistry(directory: directory.appendingPathComponent("registry").path)
+        let inner = SimulateBuilder(registry: self.registry,
+                                    records: FileBuildRecordStore(directory: directory.appendingPathComponent("sim").path), delay: .zero)
         plane = try await LocalControlPlane().start(ControlPlaneConfiguration(
-            insecurePort: 0, builder: TestClusterBuilder(inner: inner, log: log, delay: buildDelay),
+            insecurePort: 0, builder: TestClusterBuilder(inner: inner, log: log, delay: buildDelay, podTerminations: podTerminations),
             jobRunner: JobRunnerConfiguration(backoffBase: .milliseconds(10)), bookmarkInterval: .milliseconds(300)))
         try await plane.apply(yaml: String(contentsOf: crdManifestURL, encoding: .utf8))
         client = try KubeClient(config: KubeConfig(server: plane.insecureURL!.absoluteString, namespace: "default"))

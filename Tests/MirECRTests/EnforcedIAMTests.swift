@@ -2,6 +2,7 @@ import AWSSigV4
 import Foundation
 import Logging
 import MirRegistry
+import MirTestSupport
 import Testing
 @testable import MirECR
 

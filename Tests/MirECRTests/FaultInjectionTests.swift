@@ -1,6 +1,7 @@
 import ECRFaultInjection
 import Foundation
 import MirRegistry
+import MirTestSupport
 import Testing
 @testable import MirECR
 

@@ -1,4 +1,5 @@
 import Foundation
+import MirTestSupport
 import Testing
 
 /// The policy files in Manifests/iam, read from the package.

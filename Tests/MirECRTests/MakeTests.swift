@@ -2,6 +2,7 @@ import ECRFaultInjection
 import Foundation
 import Logging
 import MirRegistry
+import MirTestSupport
 import Testing
 @testable import MirECR
 

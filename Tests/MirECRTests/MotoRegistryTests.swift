@@ -1,5 +1,6 @@
 import Foundation
 import MirRegistry
+import MirTestSupport
 import Testing
 @testable import MirECR
 
@@ -119,7 +120,7 @@ struct MotoRegistryTests {
         _ = try await registry.createRepository(name: "mir/gone", tags: [])
         try await moto.reset()
         #expect(try await registry.allRepositories().isEmpty)
-        moto.stop()
+        await moto.stop()
         #expect(!moto.isRunning)
         #expect(kill(moto.pid, 0) != 0)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import MirTestSupport
 
 /// Access keys of an IAM user created in moto.
 struct IAMUserKeys: Sendable, Decodable, Hashable {

@@ -6,16 +6,16 @@ import Glibc
 #endif
 
 /// A `moto_server` this test process started: on a free 127.0.0.1 port, waited for, stopped by PID.
-/// Installs moto with `scripts/setup` when `moto_server` is missing.
-final class MotoServer: @unchecked Sendable {
-    let port: Int
-    let pid: Int32
-    let url: URL
+/// Installs moto with `scripts/setup` when `moto_server` is missing. Shared by every test target that talks to moto.
+public final class MotoServer: @unchecked Sendable {
+    public let port: Int
+    public let pid: Int32
+    public let url: URL
     private let process: Process
 
-    enum HarnessError: Error, CustomStringConvertible {
+    public enum HarnessError: Error, CustomStringConvertible {
         case notFound, didNotStart(String), request(String)
-        var description: String {
+        public var description: String {
             switch self {
             case .notFound: return "moto_server not found, and scripts/setup did not install it"
             case .didNotStart(let detail): return "moto_server did not start: \(detail)"
@@ -24,9 +24,9 @@ final class MotoServer: @unchecked Sendable {
         }
     }
 
-    /// Starts a server and waits until it answers (30 s at most).
-    static func start() async throws -> MotoServer {
-        let executable = try locateMotoServer()
+    /// Starts a server and waits until it answers (60 s at most, three attempts).
+    public static func start() async throws -> MotoServer {
+        let executable = try await locateMotoServer()
         var lastError = ""
         for _ in 0..<3 {
             let port = try freeLoopbackPort()
@@ -44,16 +44,16 @@ final class MotoServer: @unchecked Sendable {
                 return server
             }
             lastError = (try? String(contentsOf: log, encoding: .utf8)).map { String($0.suffix(500)) } ?? "no log"
-            server.stop()
+            await server.stop()
         }
         throw HarnessError.didNotStart(lastError)
     }
 
     /// At most this many servers run at once (the machine is small and shared).
-    static let slots = AsyncSlots(3)
+    static let slots = ProcessSlots(3)
 
     /// Runs `body` with a fresh server and always stops it afterwards.
-    static func with<T: Sendable>(_ body: (MotoServer) async throws -> T) async throws -> T {
+    public static func with<T: Sendable>(_ body: (MotoServer) async throws -> T) async throws -> T {
         await slots.acquire()
         let server: MotoServer
         do {
@@ -62,15 +62,11 @@ final class MotoServer: @unchecked Sendable {
             await slots.release()
             throw error
         }
-        defer { Task { await slots.release() } }
-        do {
-            let result = try await body(server)
-            server.stop()
-            return result
-        } catch {
-            server.stop()
-            throw error
-        }
+        let result: Result<T, any Error>
+        do { result = .success(try await body(server)) } catch { result = .failure(error) }
+        await server.stop()
+        await slots.release()
+        return try result.get()
     }
 
     private init(port: Int, process: Process) {
@@ -80,24 +76,34 @@ final class MotoServer: @unchecked Sendable {
         self.url = URL(string: "http://127.0.0.1:\(port)")!
     }
 
-    /// Sends SIGTERM to the server's PID and waits for it to exit (SIGKILL after 5 s).
-    func stop() {
+    /// Sends SIGTERM to the server's PID and waits for it to exit (SIGKILL after 5 s). Waits by polling with
+    /// `Task.sleep`, so it never blocks a thread of the cooperative pool.
+    public func stop() async {
         guard process.isRunning else { return }
         kill(pid, SIGTERM)
-        let deadline = Date().addingTimeInterval(5)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning { kill(pid, SIGKILL); process.waitUntilExit() }
+        if await waitForExit(within: .seconds(5)) { return }
+        kill(pid, SIGKILL)
+        _ = await waitForExit(within: .seconds(10))
     }
 
-    var isRunning: Bool { process.isRunning }
+    private func waitForExit(within limit: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while process.isRunning && ContinuousClock.now < deadline {
+            // Not `try?`-and-loop on cancellation: a cancelled task still waits for the child, boundedly.
+            do { try await Task.sleep(for: .milliseconds(20)) } catch { await Task.yield() }
+        }
+        return !process.isRunning
+    }
+
+    public var isRunning: Bool { process.isRunning }
 
     /// `POST /moto-api/reset`: forgets every resource.
-    func reset() async throws {
+    public func reset() async throws {
         _ = try await admin("/moto-api/reset", body: "", contentType: "application/json")
     }
 
     /// `POST /moto-api/reset-auth` (text/plain): `0` enforces IAM from now on, `inf` turns it off.
-    func resetAuth(_ value: String) async throws {
+    public func resetAuth(_ value: String) async throws {
         let answer = try await admin("/moto-api/reset-auth", body: value, contentType: "text/plain")
         guard answer.contains("\"ok\"") else { throw HarnessError.request("reset-auth answered \(answer)") }
     }
@@ -129,28 +135,32 @@ final class MotoServer: @unchecked Sendable {
     }
 
     /// moto imports a service's backend on its first request, which takes seconds on a loaded machine: pay that
-    /// once here, with a generous timeout, rather than in the tests' per-attempt timeouts.
+    /// once here, with a generous timeout, rather than in the tests' per-attempt timeouts. An ECR
+    /// DescribeRepositories with a SigV4-shaped Authorization header: moto routes unsigned requests to S3, and
+    /// does not check signatures unless IAM is enforced.
     private func warmUp() async {
-        let registry = Fixtures.registry(endpoint: url, authorizer: Fixtures.motoAuthorizer, maxAttempts: 1, requestTimeout: 120)
-        _ = try? await registry.describeRepositories(names: nil, maxResults: nil, nextToken: nil)
+        var request = HTTPClientRequest(url: url.absoluteString + "/")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/x-amz-json-1.1")
+        request.headers.add(name: "X-Amz-Target", value: "AmazonEC2ContainerRegistry_V20150921.DescribeRepositories")
+        request.headers.add(name: "Authorization", value: "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ecr/aws4_request, SignedHeaders=host, Signature=00")
+        request.body = .bytes(ByteBuffer(string: "{}"))
+        if let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(120)) {
+            _ = try? await response.body.collect(upTo: 16 << 20)
+        }
     }
 
-    /// The `moto_server` executable, installing it with `scripts/setup` when missing.
-    static func locateMotoServer() throws -> String {
+    /// The `moto_server` executable, installing it with `scripts/setup` (off the cooperative pool) when missing.
+    static func locateMotoServer() async throws -> String {
         if let found = which("moto_server") { return found }
-        let setup = packageRoot.appendingPathComponent("scripts/setup").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [setup]
-        try process.run()
-        process.waitUntilExit()
+        _ = try await ProcessRunner.run(URL(fileURLWithPath: "/bin/bash"), [packageRoot.appendingPathComponent("scripts/setup").path])
         if let found = which("moto_server") { return found }
         throw HarnessError.notFound
     }
 
-    static var packageRoot: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
+    /// The package's root directory (this file is Sources/MirTestSupport/MotoServer.swift).
+    public static var packageRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 
     private static func which(_ name: String) -> String? {
@@ -163,7 +173,7 @@ final class MotoServer: @unchecked Sendable {
     }
 
     /// Asks the kernel for a free port on 127.0.0.1 (bind to port 0, read it back, close).
-    static func freeLoopbackPort() throws -> Int {
+    public static func freeLoopbackPort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw HarnessError.didNotStart("socket() failed") }
         defer { close(fd) }
@@ -180,29 +190,5 @@ final class MotoServer: @unchecked Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
         }
         return Int(UInt16(bigEndian: address.sin_port))
-    }
-}
-
-/// A counting semaphore for async code.
-actor AsyncSlots {
-    private var free: Int
-    private var waiters: [CheckedContinuation<Void, Never>] = []
-
-    init(_ count: Int) { free = count }
-
-    func acquire() async {
-        if free > 0 {
-            free -= 1
-            return
-        }
-        await withCheckedContinuation { waiters.append($0) }
-    }
-
-    func release() {
-        if waiters.isEmpty {
-            free += 1
-        } else {
-            waiters.removeFirst().resume()
-        }
     }
 }
