@@ -63,6 +63,9 @@ public actor KubeClient {
     }
 
     /// Closes connections (ends open watches). Call once when done with the client.
+    /// HTTP clients not shut down yet (0 after `shutdown()`, whatever requests were in flight).
+    var openHTTPClients: Int { retiredClients.count + (http == nil ? 0 : 1) }
+
     public func shutdown() async throws {
         isShutDown = true
         let clients = retiredClients + (http.map { [$0] } ?? [])
@@ -374,6 +377,8 @@ public actor KubeClient {
                          operation: String, timeout: TimeAmount? = nil) async throws -> HTTPClientResponse {
         if isShutDown { throw KubeClientError(operation: operation, message: "the client has been shut down") }
         let credentials = try await authenticator.credentials()
+        // Checked again after the suspension: a shutdown in between must not leave a fresh HTTP client behind.
+        if isShutDown { throw KubeClientError(operation: operation, message: "the client has been shut down") }
         let client = try httpClient(for: credentials)
         var request = HTTPClientRequest(url: baseURL + path + Self.queryString(query))
         request.method = method

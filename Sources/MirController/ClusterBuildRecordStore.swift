@@ -2,6 +2,7 @@ import Foundation
 import KubeClient
 import MirBuild
 import MirModel
+import Synchronization
 
 /// One build Job as the controller sees it.
 public struct ObservedBuildJob: Sendable, Hashable {
@@ -26,25 +27,34 @@ public struct ClusterBuildRecordStore: BuildRecordStore {
     public let image: String?
     /// The ManagedImage status to take the current image from, when no Job for its tag is left (TTL).
     public let status: (image: String, status: ManagedImageStatus)?
-    /// Jobs the caller already read: `allRecords()` uses them instead of listing again (`jobs()` always lists).
-    public let observedJobs: [ObservedBuildJob]?
+    /// With a snapshot, the first listing is kept: `allRecords()` and `snapshotJobs()` read it, so one reconcile
+    /// observes and decides from one listing (taken after the registry was read). `jobs()` always lists.
+    public let snapshot: JobSnapshot?
 
     public static let jobSelector = "\(BuildJobManifest.managedByLabel)=mir,app.kubernetes.io/component=image-build"
 
     public init(client: KubeClient, namespace: String, image: String? = nil, status: (image: String, status: ManagedImageStatus)? = nil,
-                observedJobs: [ObservedBuildJob]? = nil) {
+                snapshot: JobSnapshot? = nil) {
         self.client = client
         self.namespace = namespace
         self.image = image
         self.status = status
-        self.observedJobs = observedJobs
+        self.snapshot = snapshot
     }
 
     public func put(_ record: BuildRecord) async throws {}
 
     public func allRecords() async throws -> [BuildRecord] {
-        if let observedJobs { return records(from: observedJobs) }
-        return records(from: try await jobs())
+        records(from: try await snapshotJobs())
+    }
+
+    /// The snapshot's Jobs (listed now if this is the first read), or a fresh listing without a snapshot.
+    public func snapshotJobs() async throws -> [ObservedBuildJob] {
+        guard let snapshot else { return try await jobs() }
+        if let kept = snapshot.jobs { return kept }
+        let listed = try await jobs()
+        snapshot.jobs = listed
+        return listed
     }
 
     /// The records of `jobs` (one snapshot, so records and Jobs never disagree), plus the image the status serves.
@@ -109,5 +119,15 @@ public struct ClusterBuildRecordStore: BuildRecordStore {
             record.message = message
         }
         return record
+    }
+}
+
+/// One listing of build Jobs, kept for the rest of a reconcile.
+public final class JobSnapshot: Sendable {
+    private let kept = Mutex<[ObservedBuildJob]?>(nil)
+    public init() {}
+    public var jobs: [ObservedBuildJob]? {
+        get { kept.withLock { $0 } }
+        set { kept.withLock { $0 = newValue } }
     }
 }

@@ -127,16 +127,19 @@ public final class ManagedImageReconciler: Sendable {
         let depth = resolved.count - 1
         let desired = DesiredState(images: [image], isComplete: false, repositoryPrefix: config.repositoryPrefix,
                                    platformVersion: config.platformVersion)
-        // This image's Jobs, read once for observing and deciding (re-read after a build is started).
-        var jobs = try await ClusterBuildRecordStore(client: client, namespace: namespace, image: name).jobs()
+        // This image's Jobs are listed once, after the registry (a Job completes after its push), for observing and
+        // deciding; they are listed again after a build is started.
         let store = ClusterBuildRecordStore(client: client, namespace: namespace, image: name,
-                                            status: object.status.map { (image: name, status: $0) }, observedJobs: jobs)
+                                            status: object.status.map { (image: name, status: $0) }, snapshot: JobSnapshot())
         let observer = Observer(registry: registry, records: store)
         var observed = try await observer.observe(desired)
         let plan = Planner.plan(desired: desired, observed: observed, options: PlanOptions(maxDeletions: 0))
 
         // Someone else's repository: never taken over.
-        if let warning = plan.warnings.first(where: { $0.contains("not owned by mir") }) {
+        if plan.warnings.contains(where: { $0.contains("not owned by mir") }) {
+            let warning = "repository \(image.repositoryName) exists but is not owned by mir (no tag \(OwnershipTags.managedByKey)="
+                + "\(OwnershipTags.managedByValue)); mir leaves it alone. Rename the ManagedImage, or tag the repository "
+                + "\(OwnershipTags.managedByKey)=\(OwnershipTags.managedByValue) to hand it to mir"
             scheduler.withdraw(name)
             await events.record(object, .warning, reason: "AdoptionRefused", message: warning)
             try await statusWriter.update(name) { status, meta in
@@ -175,6 +178,7 @@ public final class ManagedImageReconciler: Sendable {
         }
 
         // The build.
+        var jobs = try await store.snapshotJobs()
         if jobs.contains(where: { $0.tag == image.tag && $0.outcome.isFinished }) { scheduler.release(name) }
         let rebuildToken = object.metadata.annotations?[KubernetesJobBuilder.rebuildAnnotation].flatMap { $0.isEmpty ? nil : $0 }
         let tokenHandled = rebuildToken == nil || jobs.contains { $0.rebuildToken == rebuildToken }

@@ -55,7 +55,10 @@ public enum StatusDeriver {
             pipLibraries: current?.pipLibraries ?? [], simulated: current?.simulated ?? false, childImages: [],
             builder: current?.builder)
 
-        if repo?.hasImage(tag: image.tag) == true || (pending?.state == .succeeded && repo?.hasImage(tag: image.tag) == nil) {
+        // Ready once the image is in the registry and its build is over: a build Job pushes first and reports the
+        // installed pip libraries after, so a pushed tag whose build still runs is not Ready on that tag yet.
+        let buildOver = pending.map { $0.state != .running && $0.state != .submitted } ?? true
+        if (repo?.hasImage(tag: image.tag) == true && buildOver) || (pending?.state == .succeeded && repo?.hasImage(tag: image.tag) == nil) {
             s.phase = .ready
             s.reason = "BuildSucceeded"
             if let r = pending ?? current {

@@ -41,6 +41,24 @@ import MirModel
         }
     }
 
+    /// Requests suspended (fetching credentials) while the client shuts down must not open a new HTTP client: it
+    /// would never be shut down, and AsyncHTTPClient traps when such a client is released.
+    @Test func requestsRacingShutdownLeaveNoHTTPClientOpen() async throws {
+        let server = try await FakeAPIServer.start()
+        defer { server.stop() }
+        for _ in 0..<5 {
+            let client = try KubeClient(config: server.kubeConfig(namespace: "apps"))
+            _ = try? await client.get(ConfigMap.self, name: "warm-up")
+            await withTaskGroup(of: Void.self) { group in
+                for i in 0..<40 {
+                    group.addTask { _ = try? await client.get(ConfigMap.self, name: "racing-\(i)") }
+                    if i == 20 { group.addTask { try? await client.shutdown() } }
+                }
+            }
+            #expect(await client.openHTTPClients == 0)
+        }
+    }
+
     @Test func updateKeepsFieldsTheModelDoesNotKnow() async throws {
         let server = try await FakeAPIServer.start()
         defer { server.stop() }

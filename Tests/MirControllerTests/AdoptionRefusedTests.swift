@@ -39,6 +39,7 @@ struct AdoptionRefusedTests {
             let ready = try #require(condition(refused, "Ready"))
             #expect(ready.status == "False" && ready.reason == "AdoptionRefused")
             #expect(ready.message.contains("mir/payments") && ready.message.contains("not owned by mir"), "\(ready.message)")
+            #expect(!ready.message.contains("--adopt"), "the controller has no CLI flag to offer: \(ready.message)")
             #expect(condition(refused, "RepositorySynced")?.reason == "AdoptionRefused")
             #expect(refused.status?.repositoryName == "mir/payments")
             #expect(refused.status?.imageTag == nil)
