@@ -5,7 +5,8 @@ import NIOCore
 import Glibc
 #endif
 
-/// A `moto_server` this test process started: on a free 127.0.0.1 port, waited for, stopped by PID.
+/// A moto server this test process started: on a free 127.0.0.1 port, waited for, stopped by PID, and gone by
+/// itself when this process ends (Tests/Oracles/parent_watch.py), so a crashed test run leaves no server behind.
 /// Installs moto with `scripts/setup` when `moto_server` is missing. Shared by every test target that talks to moto.
 public final class MotoServer: @unchecked Sendable {
     public let port: Int
@@ -26,13 +27,16 @@ public final class MotoServer: @unchecked Sendable {
 
     /// Starts a server and waits until it answers (60 s at most, three attempts).
     public static func start() async throws -> MotoServer {
-        let executable = try await locateMotoServer()
+        _ = try await locateMotoServer()
         var lastError = ""
         for _ in 0..<3 {
             let port = try freeLoopbackPort()
             let process = Process()
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = ["-H", "127.0.0.1", "-p", String(port)]
+            // moto's server under Tests/Oracles/parent_watch.py: it exits when this process does, even on a crash.
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = [ProcessInfo.processInfo.environment["MIR_PYTHON"] ?? "python3",
+                                 packageRoot.appendingPathComponent("Tests/Oracles/parent_watch.py").path,
+                                 "-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)]
             process.standardOutput = FileHandle.nullDevice
             let log = FileManager.default.temporaryDirectory.appendingPathComponent("moto-\(port)-\(UUID().uuidString).log")
             _ = FileManager.default.createFile(atPath: log.path, contents: nil)
@@ -150,7 +154,7 @@ public final class MotoServer: @unchecked Sendable {
         }
     }
 
-    /// The `moto_server` executable, installing it with `scripts/setup` (off the cooperative pool) when missing.
+    /// The `moto_server` executable, installing moto with `scripts/setup` (off the cooperative pool) when missing.
     static func locateMotoServer() async throws -> String {
         if let found = which("moto_server") { return found }
         _ = try await ProcessRunner.run(URL(fileURLWithPath: "/bin/bash"), [packageRoot.appendingPathComponent("scripts/setup").path])

@@ -25,7 +25,7 @@ import Glibc
                 "dev", "--port", "0", "--state", dir.path("dev"), "--kubeconfig", dir.path("kubeconfig"),
                 "--registry", "local:" + dir.path("registry"),
                 "--crd", MirRunner.packageRoot.appendingPathComponent("Manifests/crd/mir.dev_managedimages.yaml").path,
-            ], in: dir.url, outputDirectory: dir.url)
+            ], in: dir.url, environment: Self.environment, outputDirectory: dir.url)
             kubectl = Kubectl(kubeconfig: dir.url.appendingPathComponent("kubeconfig"), home: dir.url)
             guard await dev.waitForOutput(containing: "serving on", timeout: .seconds(60)) else {
                 throw Failure("mir dev did not start: \(dev.stdout)\(dev.stderr)")
@@ -39,9 +39,14 @@ import Glibc
                 "--metrics-bind-address", "127.0.0.1:0", "--health-probe-bind-address", "127.0.0.1:0",
                 "--lease-namespace", "default", "--leader-elect-lease-duration", "4s", "--leader-elect-renew-deadline", "3s",
                 "--leader-elect-retry-period", "500ms",
-            ] + extra, in: dir.url, outputDirectory: dir.url)
+            ] + extra, in: dir.url, environment: Self.environment, outputDirectory: dir.url)
             runs.append(run)
             return run
+        }
+
+        /// mir stops by itself if this test process dies (MIR_EXIT_WITH_PARENT).
+        static var environment: [String: String] {
+            ProcessInfo.processInfo.environment.merging(["MIR_EXIT_WITH_PARENT": "1"]) { $1 }
         }
 
         func stop() async {
@@ -168,6 +173,27 @@ import Glibc
         #expect(!exit.bySignal && exit.status == 0, "status \(exit.status): \(exit.stderr.suffix(2000))")
         #expect(exit.stdout.contains("mir run: stopped"))
         #expect(try await Self.leaseHolder(kubectl).isEmpty, "the lease is released on shutdown")
+    }
+
+    /// A harness that dies leaves no mir behind: with MIR_EXIT_WITH_PARENT=1, `mir dev` stops once its parent is gone.
+    @Test func mirStopsWhenItsParentIsGone() async throws {
+        let dir = try TempDir()
+        let crd = MirRunner.packageRoot.appendingPathComponent("Manifests/crd/mir.dev_managedimages.yaml").path
+        let script = """
+            MIR_EXIT_WITH_PARENT=1 "$0" dev --port 0 --state "$1/dev" --kubeconfig "$1/kubeconfig" --registry "local:$1/registry" \
+              --crd "$2" >"$1/dev.log" 2>&1 &
+            echo $!
+            while ! grep -q "serving on" "$1/dev.log"; do sleep 0.1; done
+            """
+        let started = try await ProcessRunner.run(URL(fileURLWithPath: "/bin/sh"), ["-c", script, MirRunner.binary.path, dir.url.path, crd])
+        let pid = try #require(Int32(started.stdout.trimmingCharacters(in: .whitespacesAndNewlines)), "\(started.output)")
+        // The shell (its parent) has exited; mir notices and shuts down gracefully.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while kill(pid, 0) == 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+        let stillRunning = kill(pid, 0) == 0
+        if stillRunning { kill(pid, SIGKILL) }
+        #expect(!stillRunning, "mir dev outlived its parent")
+        #expect((try? String(contentsOfFile: dir.path("dev.log"), encoding: .utf8))?.contains("stopping") == true)
     }
 
     @Test(.timeLimit(.minutes(5))) func twoReplicasOneLeadsTheOtherTakesOverWhenItIsKilled() async throws {

@@ -69,6 +69,9 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from parent_watch import watch_parent
+    watch_parent()
     with open(sys.argv[1]) as handle:
         scenario = json.load(handle)
     state["routes"] = scenario.get("routes", {})
