@@ -91,6 +91,20 @@ public enum ControlPlaneError: Error, CustomStringConvertible, Sendable {
 public struct LocalControlPlane: Sendable {
     public init() {}
 
+    /// Where the ManagedImage CRD lives in a checkout of mir.
+    public static let crdPath = "Manifests/crd/mir.dev_managedimages.yaml"
+
+    /// The ManagedImage CRD manifest found in `directory` (default: the current one) or up to seven levels above.
+    public static func findManagedImageCRD(from directory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)) -> URL? {
+        var dir = directory
+        for _ in 0..<8 {
+            let candidate = dir.appendingPathComponent(crdPath)
+            if FileManager.default.fileExists(atPath: candidate.path) { return candidate }
+            dir.deleteLastPathComponent()
+        }
+        return nil
+    }
+
     /// Starts the server (HTTPS with a generated CA, and optionally plain HTTP), the simulated job runner,
     /// and writes the kubeconfig when configured.
     public func start(_ configuration: ControlPlaneConfiguration) async throws -> RunningControlPlane {

@@ -92,7 +92,10 @@ struct Bench: AsyncParsableCommand {
         let plane = try await LocalControlPlane().start(ControlPlaneConfiguration(
             insecurePort: 0, builder: JobSimulation(simulate), jobRunner: JobRunnerConfiguration(backoffBase: .milliseconds(10))))
         defer { Task { await plane.shutdown() } }
-        let crd = try String(contentsOf: Self.crdURL(), encoding: .utf8)
+        guard let crdURL = LocalControlPlane.findManagedImageCRD() else {
+            throw ValidationError("run mir-bench from the repository (it reads \(LocalControlPlane.crdPath))")
+        }
+        let crd = try String(contentsOf: crdURL, encoding: .utf8)
         _ = try await plane.apply(yaml: crd)
         let client = try KubeClient(config: KubeConfig(server: plane.insecureURL!.absoluteString, namespace: "default"))
         let config = MirConfig(maxConcurrentBuilds: 8, builder: BuilderSettings(buildNamespace: "mir-builds"))
@@ -146,16 +149,6 @@ struct Bench: AsyncParsableCommand {
             if count != last || queued > 0 { last = count; quietSince = ContinuousClock.now }
             try? await Task.sleep(for: .milliseconds(20))
         }
-    }
-
-    static func crdURL() throws -> URL {
-        var dir = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-        for _ in 0..<8 {
-            let candidate = dir.appendingPathComponent("Manifests/crd/mir.dev_managedimages.yaml")
-            if FileManager.default.fileExists(atPath: candidate.path) { return candidate }
-            dir.deleteLastPathComponent()
-        }
-        throw ValidationError("run mir-bench from the repository (it reads Manifests/crd/mir.dev_managedimages.yaml)")
     }
 
     func format(_ d: Duration) -> String {

@@ -29,7 +29,9 @@ struct Dev: AsyncParsableCommand {
     func run() async throws {
         let stateURL = URL(fileURLWithPath: state)
         let kubeconfigURL = URL(fileURLWithPath: kubeconfig)
-        let crdURL = try crd.map { URL(fileURLWithPath: $0) } ?? Self.findCRD()
+        guard let crdURL = crd.map({ URL(fileURLWithPath: $0) }) ?? LocalControlPlane.findManagedImageCRD() else {
+            throw ValidationError("cannot find \(LocalControlPlane.crdPath) in this directory or above; pass --crd FILE")
+        }
         let crdText = try String(contentsOf: crdURL, encoding: .utf8)
         guard registry == "local" || registry.hasPrefix("local:") else { throw ValidationError("mir dev runs builds against the embedded registry: --registry local[:DIR]") }
         let registryDirectory = registry == "local" ? LocalRegistry.defaultDirectory : String(registry.dropFirst("local:".count))
@@ -56,16 +58,6 @@ struct Dev: AsyncParsableCommand {
         await running.shutdown()
     }
 
-
-    static func findCRD() throws -> URL {
-        var dir = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-        for _ in 0..<8 {
-            let candidate = dir.appendingPathComponent("Manifests/crd/mir.dev_managedimages.yaml")
-            if FileManager.default.fileExists(atPath: candidate.path) { return candidate }
-            dir.deleteLastPathComponent()
-        }
-        throw ValidationError("cannot find Manifests/crd/mir.dev_managedimages.yaml; pass --crd FILE")
-    }
 }
 
 /// Writes a line to stdout unbuffered (so scripts and tests reading a pipe or file see it at once).
