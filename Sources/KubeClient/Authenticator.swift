@@ -18,14 +18,16 @@ public protocol ExecPluginRunner: Sendable {
     func run(_ exec: ExecConfig, execInfo: String) async throws -> Data
 }
 
-/// Runs the plugin as a child process with `KUBERNETES_EXEC_INFO` set and stdin closed.
+/// Runs the plugin as a child process with `KUBERNETES_EXEC_INFO` set and stdin closed, waited for on a thread of
+/// its own (never Swift's cooperative pool or GCD's bounded pool). A plugin file that is busy being written
+/// (ETXTBSY, e.g. while it is being replaced) is retried a few times before the start counts as failed.
 public struct ProcessExecPluginRunner: ExecPluginRunner {
     public init() {}
 
     public func run(_ exec: ExecConfig, execInfo: String) async throws -> Data {
         let op = "run exec credential plugin \(exec.command)"
         return try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
+            Thread {
                 let process = Process()
                 if exec.command.contains("/") {
                     process.executableURL = URL(fileURLWithPath: exec.command)
@@ -43,11 +45,18 @@ public struct ProcessExecPluginRunner: ExecPluginRunner {
                 process.standardOutput = stdout
                 process.standardError = stderr
                 process.standardInput = FileHandle.nullDevice
-                do {
-                    try process.run()
-                } catch {
-                    continuation.resume(throwing: KubeClientError(operation: op, message: "cannot start: \(error)"))
-                    return
+                var attempt = 0
+                while true {
+                    attempt += 1
+                    do {
+                        try process.run()
+                        break
+                    } catch where Self.isTextFileBusy(error) && attempt < 5 {
+                        Thread.sleep(forTimeInterval: 0.05 * Double(attempt))
+                    } catch {
+                        continuation.resume(throwing: KubeClientError(operation: op, message: "cannot start: \(error)"))
+                        return
+                    }
                 }
                 let out = stdout.fileHandleForReading.readDataToEndOfFile()
                 let err = stderr.fileHandleForReading.readDataToEndOfFile()
@@ -59,8 +68,15 @@ public struct ProcessExecPluginRunner: ExecPluginRunner {
                 } else {
                     continuation.resume(returning: out)
                 }
-            }
+            }.start()
         }
+    }
+
+    /// ETXTBSY: the executable is open for writing somewhere (Foundation wraps it in NSCocoaErrorDomain 256).
+    static func isTextFileBusy(_ error: any Error) -> Bool {
+        let nsError = error as NSError
+        if nsError.domain == NSPOSIXErrorDomain { return nsError.code == Int(ETXTBSY) }
+        return (nsError.userInfo[NSUnderlyingErrorKey] as? NSError).map { $0.domain == NSPOSIXErrorDomain && $0.code == Int(ETXTBSY) } ?? false
     }
 }
 

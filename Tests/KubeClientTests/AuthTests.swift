@@ -166,8 +166,25 @@ import Synchronization
         config.exec = ExecConfig(command: dir.path("bad.sh"))
         let error = await #expect(throws: KubeClientError.self) { try await Authenticator(config: config).credentials() }
         #expect(error?.operation.contains("bad.sh") == true)
-        #expect(error?.message.contains("status 7") == true)
-        #expect(error?.message.contains("no credentials for you") == true)
+        #expect(error?.message.contains("status 7") == true, "\(String(describing: error))")
+        #expect(error?.message.contains("no credentials for you") == true, "\(String(describing: error))")
+    }
+
+    /// A plugin file still open for writing cannot be executed (ETXTBSY); the runner recognises that error, as
+    /// Foundation reports it, and retries instead of failing the request.
+    @Test func aPluginBusyBeingWrittenIsRecognised() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let path = dir.path("busy.sh")
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+        #expect(fd >= 0)
+        defer { close(fd) }
+        _ = "#!/bin/sh\necho hi\n".withCString { write(fd, $0, strlen($0)) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        let error = #expect(throws: (any Error).self) { try process.run() }
+        #expect(error.map(ProcessExecPluginRunner.isTextFileBusy) == true, "\(String(describing: error))")
+        #expect(!ProcessExecPluginRunner.isTextFileBusy(CocoaError(.fileNoSuchFile)))
     }
 
     @Test func rotatedTokenFileIsPickedUp() async throws {
