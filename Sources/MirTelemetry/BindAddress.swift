@@ -26,7 +26,12 @@ public struct BindAddress: Sendable, Hashable, CustomStringConvertible {
         guard let port = Int(portText), (0...65535).contains(port) else {
             throw BindAddressError(text: text, problem: "the port must be a number from 0 to 65535")
         }
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        if host.hasPrefix("[") || host.hasSuffix("]") {
+            guard host.count > 2, host.hasPrefix("["), host.hasSuffix("]") else {
+                throw BindAddressError(text: text, problem: "an IPv6 host needs both brackets, e.g. [::1]:8080")
+            }
+            host = String(host.dropFirst().dropLast())
+        }
         if host.isEmpty { host = "0.0.0.0" }
         if host.contains(":") && !text.hasPrefix("[") {
             throw BindAddressError(text: text, problem: "write IPv6 hosts in brackets, e.g. [::1]:8080")

@@ -182,6 +182,17 @@ import MirLocalRegistry
         #expect(badPrefix.status == 2 && badPrefix.stderr.contains("--prefix"), "\(badPrefix.output)")
         let v = try await mir(["version"], dir)
         #expect(v.status == 0 && v.stdout.hasPrefix("mir "))
+        // mir run's flags are checked before anything connects.
+        for (arguments, message) in [
+            (["run", "--metrics-bind-address", "nonsense"], "invalid bind address 'nonsense': expected host:port"),
+            (["run", "--health-probe-bind-address", "[::1:80"], "invalid bind address"),
+            (["run", "--leader-elect-lease-duration", "1s"], "lease duration > renew deadline > retry period"),
+            (["run", "--leader-elect-retry-period", "soon"], "'soon' is invalid for '--leader-elect-retry-period"),
+            (["run", "--source", "git:repo"], "--source must be cluster or files:DIR"),
+        ] {
+            let refused = try await mir(arguments, dir)
+            #expect(refused.status == 2 && refused.stderr.contains(message), "\(arguments): \(refused.output)")
+        }
     }
 
     @Test func applyWithoutYesRefusesNonInteractively() async throws {

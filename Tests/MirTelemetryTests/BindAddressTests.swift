@@ -14,7 +14,7 @@ struct BindAddressTests {
         #expect(BindAddress.defaultProbes.port == 8081)
     }
 
-    @Test("malformed addresses are rejected with the text and the problem", arguments: ["8080", "host:", ":http", ":70000", "::1:8080"])
+    @Test("malformed addresses are rejected with the text and the problem", arguments: ["8080", "host:", ":http", ":70000", "::1:8080", "[::1:80", "::1]:80", "[]:80"])
     func rejects(_ text: String) {
         #expect(throws: BindAddressError.self) { try BindAddress.parse(text) }
         do {
