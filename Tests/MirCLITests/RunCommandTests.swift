@@ -108,11 +108,16 @@ import Glibc
         try await kubectl.run("get", "lease", "-n", "default", "mir-controller", "-o", "jsonpath={.spec.holderIdentity}").stdout
     }
 
-    @Test(.timeLimit(.minutes(5))) func kubectlSessionEndsWithImagesReadyBuiltByMirRun() async throws {
+    /// Runs `body` against a fresh `mir dev`, always stopped afterwards; a thrown error is recorded as the failure.
+    static func withDevCluster(_ body: (DevCluster) async throws -> Void) async throws {
         guard Kubectl.executable != nil else { Issue.record("kubectl is not installed; run scripts/setup"); return }
         let cluster = try await DevCluster()
-        do { try await session(cluster) } catch { Issue.record("session failed: \(error)") }
+        do { try await body(cluster) } catch { Issue.record("failed: \(error)") }
         await cluster.stop()
+    }
+
+    @Test(.timeLimit(.minutes(5))) func kubectlSessionEndsWithImagesReadyBuiltByMirRun() async throws {
+        try await Self.withDevCluster(session)
     }
 
     func session(_ cluster: DevCluster) async throws {
@@ -197,10 +202,7 @@ import Glibc
     }
 
     @Test(.timeLimit(.minutes(5))) func twoReplicasOneLeadsTheOtherTakesOverWhenItIsKilled() async throws {
-        guard Kubectl.executable != nil else { Issue.record("kubectl is not installed; run scripts/setup"); return }
-        let cluster = try await DevCluster()
-        do { try await replicas(cluster) } catch { Issue.record("replicas failed: \(error)") }
-        await cluster.stop()
+        try await Self.withDevCluster(replicas)
     }
 
     func replicas(_ cluster: DevCluster) async throws {
