@@ -84,7 +84,7 @@ let package = Package(
         .testTarget(name: "MirLocalRegistryTests", dependencies: ["MirLocalRegistry", "MirRegistry", "MirModel", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "MirSpecTests", dependencies: ["MirSpec", "MirModel", .product(name: "PropertyBased", package: "swift-property-based")],
                     exclude: ["Corpus"]),
-        .testTarget(name: "MirBuildTests", dependencies: ["MirBuild", "MirModel", "MirRegistry", "MirLocalRegistry", .product(name: "PropertyBased", package: "swift-property-based")]),
+        .testTarget(name: "MirBuildTests", dependencies: ["MirBuild", "MirModel", "MirRegistry", "MirLocalRegistry", "MirTestSupport", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "MirCoreTests", dependencies: ["MirCore", "MirModel", "MirRegistry", "MirBuild", "MirLocalRegistry", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "MirCLITests", dependencies: ["MirModel", "MirRegistry", "MirLocalRegistry", "MirTestSupport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio")]),

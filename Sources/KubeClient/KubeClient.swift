@@ -62,10 +62,10 @@ public actor KubeClient {
                                                                                 clientKeyPEM: config.clientKeyPEM))
     }
 
-    /// Closes connections (ends open watches). Call once when done with the client.
     /// HTTP clients not shut down yet (0 after `shutdown()`, whatever requests were in flight).
     var openHTTPClients: Int { retiredClients.count + (http == nil ? 0 : 1) }
 
+    /// Closes connections (ends open watches). Call once when done with the client.
     public func shutdown() async throws {
         isShutDown = true
         let clients = retiredClients + (http.map { [$0] } ?? [])
@@ -377,9 +377,7 @@ public actor KubeClient {
                          operation: String, timeout: TimeAmount? = nil) async throws -> HTTPClientResponse {
         if isShutDown { throw KubeClientError(operation: operation, message: "the client has been shut down") }
         let credentials = try await authenticator.credentials()
-        // Checked again after the suspension: a shutdown in between must not leave a fresh HTTP client behind.
-        if isShutDown { throw KubeClientError(operation: operation, message: "the client has been shut down") }
-        let client = try httpClient(for: credentials)
+        let client = try httpClient(for: credentials, operation: operation)
         var request = HTTPClientRequest(url: baseURL + path + Self.queryString(query))
         request.method = method
         request.headers.add(name: "Accept", value: "application/json, */*")
@@ -457,7 +455,10 @@ public actor KubeClient {
         }
     }
 
-    private func httpClient(for credentials: Credentials) throws -> HTTPClient {
+    /// The HTTP client for `credentials`' identity, made on first use. Never after `shutdown()`: a request that was
+    /// suspended (fetching credentials) while the client shut down must not leave a fresh HTTP client behind.
+    private func httpClient(for credentials: Credentials, operation: String) throws -> HTTPClient {
+        if isShutDown { throw KubeClientError(operation: operation, message: "the client has been shut down") }
         let identity = Credentials(clientCertificatePEM: credentials.clientCertificatePEM, clientKeyPEM: credentials.clientKeyPEM)
         if let http, httpIdentity == identity { return http }
         if let http { retiredClients.append(http) }

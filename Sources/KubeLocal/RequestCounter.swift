@@ -15,9 +15,6 @@ public final class RequestCounter: Sendable {
     /// The counts since the start (or the last ``reset()``).
     public var snapshot: [String: Int] { counts.withLock { $0 } }
 
-    /// Requests of `verb` on `resource` since the start (or the last ``reset()``).
-    public func count(_ verb: String, _ resource: String) -> Int { counts.withLock { $0["\(verb) \(resource)"] ?? 0 } }
-
     /// Every request counted.
     public var total: Int { counts.withLock { $0.values.reduce(0, +) } }
 

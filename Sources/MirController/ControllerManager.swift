@@ -47,13 +47,12 @@ public final class ControllerManager: Service, Sendable {
     private struct State {
         var reconciles = 0
         var activeWorkers = 0
-        var syncedCaches: Set<String> = []
     }
     private let state = Mutex(State())
     /// How many reconciles this manager ran (only a leader runs any).
     public var reconcileCount: Int { state.withLock { $0.reconciles } }
     /// Whether both informer caches have listed once (readiness: `/readyz`'s `informer-sync`).
-    public var hasSynced: Bool { state.withLock { $0.syncedCaches.count == 2 } }
+    public var hasSynced: Bool { images.hasSynced && jobs.hasSynced }
 
     public init(client: KubeClient, registry: any ImageRegistry, config: MirConfig, options: ControllerOptions,
                 logger: Logger = Logger(label: "mir.controller")) {
@@ -102,7 +101,7 @@ public final class ControllerManager: Service, Sendable {
                             || old.status?.imageTag != new.status?.imageTag {
                             await self.enqueue(new.metadata.name, withChildrenFrom: images.store)
                         }
-                    case .synced: self.markSynced("managedimages")
+                    case .synced: break
                     }
                     self.recordPhases(images.store)
                 }
@@ -115,7 +114,7 @@ public final class ControllerManager: Service, Sendable {
                     case .added(let j): job = j
                     case .deleted(let j): job = j; over = true
                     case .updated(_, let j): job = j
-                    case .synced: job = nil; self.markSynced("jobs")
+                    case .synced: job = nil
                     }
                     guard let job, let image = job.metadata.labels?[BuildJobManifest.imageLabel] else { continue }
                     if over || JobOutcomeClassifier.classify(job: job, pods: []).isFinished { self.reconciler.scheduler.release(image) }
@@ -137,11 +136,6 @@ public final class ControllerManager: Service, Sendable {
             group.cancelAll()
             await queue.shutDown()
         }
-    }
-
-    func markSynced(_ cache: String) {
-        let first = state.withLock { $0.syncedCaches.insert(cache).inserted && $0.syncedCaches.count == 2 }
-        if first { logger.info("caches synced", metadata: ["managedimages": "\(images.store.count)", "jobs": "\(jobs.store.count)"]) }
     }
 
     func enqueue(_ name: String?, withChildrenFrom store: ObjectStore<ManagedImageResource>) async {
@@ -180,6 +174,8 @@ public final class ControllerManager: Service, Sendable {
         while !hasSynced {
             do { try await Task.sleep(for: .milliseconds(20)) } catch { return }
         }
+        logger.info("caches synced; starting workers", metadata: [
+            "managedimages": "\(images.store.count)", "jobs": "\(jobs.store.count)", "workers": "\(options.maxConcurrentReconciles)"])
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<max(1, options.maxConcurrentReconciles) {
                 group.addTask { await self.worker() }

@@ -142,7 +142,7 @@ public final class ManagedImageReconciler: Sendable {
                 + "\(OwnershipTags.managedByKey)=\(OwnershipTags.managedByValue) to hand it to mir"
             scheduler.withdraw(name)
             await events.record(object, .warning, reason: "AdoptionRefused", message: warning)
-            try await statusWriter.update(name) { status, meta in
+            try await statusWriter.update(name, current: object) { status, meta in
                 let now = Date()
                 status.phase = ImagePhase.failed.rawValue
                 status.repositoryName = image.repositoryName

@@ -109,7 +109,6 @@ final class DeniedCapabilities: Sendable {
     var notes: [String] { lock.withLock { $0 } }
 }
 
-
 /// Like `boundedMap`, for throwing bodies: the first error cancels the rest and is rethrown.
 func boundedThrowingMap<T: Sendable, R: Sendable>(_ items: [T], limit: Int, _ body: @escaping @Sendable (T) async throws -> R) async throws -> [R] {
     var results = [R?](repeating: nil, count: items.count)

@@ -12,13 +12,7 @@ public final class Kubectl: Sendable {
     }
 
     /// kubectl on PATH, if any.
-    public static var executable: String? {
-        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
-            let path = "\(dir)/kubectl"
-            if FileManager.default.isExecutableFile(atPath: path) { return path }
-        }
-        return nil
-    }
+    public static var executable: String? { ProcessRunner.which("kubectl") }
 
     var environment: [String: String] {
         var environment = ProcessInfo.processInfo.environment

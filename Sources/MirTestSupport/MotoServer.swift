@@ -156,24 +156,15 @@ public final class MotoServer: @unchecked Sendable {
 
     /// The `moto_server` executable, installing moto with `scripts/setup` (off the cooperative pool) when missing.
     static func locateMotoServer() async throws -> String {
-        if let found = which("moto_server") { return found }
+        if let found = ProcessRunner.which("moto_server") { return found }
         _ = try await ProcessRunner.run(URL(fileURLWithPath: "/bin/bash"), [packageRoot.appendingPathComponent("scripts/setup").path])
-        if let found = which("moto_server") { return found }
+        if let found = ProcessRunner.which("moto_server") { return found }
         throw HarnessError.notFound
     }
 
     /// The package's root directory (this file is Sources/MirTestSupport/MotoServer.swift).
     public static var packageRoot: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    }
-
-    private static func which(_ name: String) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        for directory in path.split(separator: ":") {
-            let candidate = "\(directory)/\(name)"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        return nil
     }
 
     /// Asks the kernel for a free port on 127.0.0.1 (bind to port 0, read it back, close).

@@ -56,6 +56,16 @@ public enum ProcessRunner {
                       stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
     }
 
+    /// The first executable `name` on PATH, if any.
+    public static func which(_ name: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for directory in path.split(separator: ":") {
+            let candidate = "\(directory)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+
     /// The built `mir` executable next to the test bundle (or `MIR_BINARY`).
     public static func mirBinary(packageRoot: URL) -> URL {
         if let explicit = ProcessInfo.processInfo.environment["MIR_BINARY"] { return URL(fileURLWithPath: explicit) }

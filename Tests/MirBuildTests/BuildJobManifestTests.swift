@@ -1,6 +1,7 @@
 import Foundation
 import MirBuild
 import MirModel
+import MirTestSupport
 import Testing
 
 @Suite struct BuildJobManifestTests {
@@ -132,9 +133,7 @@ import Testing
 
     /// kubectl parses the rendered documents as two objects (client side, no cluster needed).
     @Test func kubectlAcceptsTheRenderedManifest() throws {
-        let kubectl = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":")
-            .map { "\($0)/kubectl" }.first { FileManager.default.isExecutableFile(atPath: $0) }
-        guard let kubectl else { return }
+        guard let kubectl = Kubectl.executable else { Issue.record("kubectl is not installed; run scripts/setup"); return }
         let directory = try Fixture.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let file = directory + "/job.yaml"

@@ -3,6 +3,7 @@ import Foundation
 import MirBuild
 import MirModel
 import MirRegistry
+import MirTestSupport
 import Synchronization
 
 /// Builders of test inputs.
@@ -134,5 +135,4 @@ func runProcess(_ executable: String, _ arguments: [String], stdin: String? = ni
 }
 
 /// The first `python3` on PATH, if any.
-let python3Path: String? = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/usr/local/bin")
-    .split(separator: ":").map { "\($0)/python3" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+let python3Path: String? = ProcessRunner.which("python3")

@@ -48,9 +48,7 @@ struct TestClusterBuilder: ImageBuilder {
         try await Task.sleep(for: delay)
         if request.image.image.spec.pipRequirements.contains(where: { $0.name == "broken" }) { throw Broken() }
         if let termination = podTerminations[request.image.name] { throw termination }
-        var manual = request
-        manual.reason = .manual  // never reuse the simulate builder's own records: the Job decides
-        return try await inner.build(manual)
+        return try await JobSimulation(inner).build(request)
     }
 }
 
