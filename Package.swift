@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         // Domain model: specs, config, diagnostics, JSON values, ECR lifecycle rules. No I/O.
@@ -28,11 +30,16 @@ let package = Package(
         // The registry port: ECR-shaped operations and error vocabulary.
         .target(name: "MirRegistry", dependencies: ["MirModel"]),
         // Adapter: the embedded, on-disk registry (`--registry local[:DIR]`).
-        .target(name: "MirLocalRegistry", dependencies: ["MirRegistry", "MirModel", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "MirLocalRegistry", dependencies: ["MirRegistry", "MirModel", .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio")]),
         // Adapter: ManagedImage specs and config from YAML files.
         .target(name: "MirSpec", dependencies: ["MirModel", "Yams"]),
         // Content-addressed tags, build contexts, the builder port and the render/simulate builders.
         .target(name: "MirBuild", dependencies: ["MirModel", "MirRegistry", .product(name: "Crypto", package: "swift-crypto")]),
+        // Adapter: real builds with a local OCI engine (buildah, podman, docker) behind MirBuild's builder port.
+        .target(name: "MirBuildEngine", dependencies: ["MirBuild", "MirModel", .product(name: "Subprocess", package: "swift-subprocess"),
+            .product(name: "SystemPackage", package: "swift-system")]),
         // Observe → plan (pure) → apply.
         .target(name: "MirCore", dependencies: ["MirModel", "MirRegistry", "MirBuild"]),
         // AWS Signature Version 4: a pure value type.
@@ -67,10 +74,11 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]),
         // Helpers shared by test targets: child processes that never starve the concurrent test process, moto's server.
         .target(name: "MirTestSupport", dependencies: [
-            .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio")]),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto")]),
         // The thin CLI.
         .executableTarget(name: "mir", dependencies: [
-            "MirModel", "MirRegistry", "MirLocalRegistry", "MirSpec", "MirBuild", "MirCore", "MirECR", "KubeClient", "KubeLocal", "MirController", "MirTelemetry",
+            "MirModel", "MirRegistry", "MirLocalRegistry", "MirSpec", "MirBuild", "MirBuildEngine", "MirCore", "MirECR", "KubeClient", "KubeLocal", "MirController", "MirTelemetry",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "NIOCore", package: "swift-nio"),
         ]),
@@ -85,6 +93,8 @@ let package = Package(
         .testTarget(name: "MirSpecTests", dependencies: ["MirSpec", "MirModel", .product(name: "PropertyBased", package: "swift-property-based")],
                     exclude: ["Corpus"]),
         .testTarget(name: "MirBuildTests", dependencies: ["MirBuild", "MirModel", "MirRegistry", "MirLocalRegistry", "MirTestSupport", .product(name: "PropertyBased", package: "swift-property-based")]),
+        .testTarget(name: "MirBuildEngineTests", dependencies: ["MirBuildEngine", "MirBuild", "MirModel", "MirRegistry", "MirLocalRegistry", "MirECR", "MirTestSupport",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "MirCoreTests", dependencies: ["MirCore", "MirModel", "MirRegistry", "MirBuild", "MirLocalRegistry", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "MirCLITests", dependencies: ["MirModel", "MirRegistry", "MirLocalRegistry", "MirTestSupport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio")]),

@@ -18,9 +18,11 @@ public struct ResolvedImage: Sendable, Hashable {
     public var tag: String
     /// The lifecycle policy the repository must carry (the spec's or the configured default).
     public var lifecyclePolicy: JSONValue
+    /// The non-root user the base image runs as (the catalog entry's `user`; a child inherits its root's), nil for root.
+    public var baseUser: String?
 
     public init(image: ManagedImage, repositoryName: String, pythonVersion: String, packageType: PackageType,
-                base: ResolvedBase, specDigest: String, tag: String, lifecyclePolicy: JSONValue) {
+                base: ResolvedBase, specDigest: String, tag: String, lifecyclePolicy: JSONValue, baseUser: String? = nil) {
         self.image = image
         self.repositoryName = repositoryName
         self.pythonVersion = pythonVersion
@@ -29,6 +31,7 @@ public struct ResolvedImage: Sendable, Hashable {
         self.specDigest = specDigest
         self.tag = tag
         self.lifecyclePolicy = lifecyclePolicy
+        self.baseUser = baseUser
     }
 
     public var name: String { image.name }

@@ -36,7 +36,12 @@ public enum BuildContextRenderer {
         + "check=True,stdout=subprocess.PIPE).stdout; open('\(pipListPath)','wb').write(out)"
 
     /// The instructions a rendered Dockerfile may contain.
-    public static let instructions: Set<String> = ["FROM", "LABEL", "ARG", "RUN"]
+    public static let instructions: Set<String> = ["FROM", "LABEL", "ARG", "RUN", "USER"]
+
+    /// The fixed shell program of the apt step; the packages are its positional parameters.
+    public static let aptScript = "set -e; apt-get update; apt-get install -y --no-install-recommends -- \"$@\"; apt-get clean; rm -rf /var/lib/apt/lists/*"
+    /// The fixed shell program of the dnf step; the packages are its positional parameters.
+    public static let dnfScript = "set -e; dnf install -y --setopt=install_weak_deps=False -- \"$@\"; dnf clean all; rm -rf /var/cache/dnf"
 
     public static func dockerfile(for request: BuildRequest) throws(BuildContextError) -> String {
         let image = request.image
@@ -68,23 +73,32 @@ public enum BuildContextRenderer {
             }
             if type == .apt { apt.append(argument) } else { rpm.append(argument) }
         }
+        // OS packages need root: a base that runs as another user switches to root for them and back afterwards.
+        // Each package manager runs in one RUN that also removes its caches (apt's lists), so no layer keeps them.
+        // The package names reach `sh -c` as positional parameters ("$@"), never as shell text.
+        let osPackages = !apt.isEmpty || !rpm.isEmpty
+        if let user = image.baseUser {
+            try check(user, "baseImages.user", SpecGrammar.isImageUser, "is not a user name or uid")
+        }
+        if osPackages, image.baseUser != nil { lines.append("USER root") }
         if !apt.isEmpty {
             lines.append("ARG DEBIAN_FRONTEND=noninteractive")
-            lines.append("RUN " + DockerfileText.execForm(["apt-get", "update"]))
-            lines.append("RUN " + DockerfileText.execForm(["apt-get", "install", "-y", "--no-install-recommends", "--"] + apt))
-            lines.append("RUN " + DockerfileText.execForm(["apt-get", "clean"]))
+            lines.append("RUN " + DockerfileText.execForm(["sh", "-c", aptScript, "apt-install"] + apt))
         }
         if !rpm.isEmpty {
-            lines.append("RUN " + DockerfileText.execForm(["dnf", "install", "-y", "--setopt=install_weak_deps=False", "--"] + rpm))
-            lines.append("RUN " + DockerfileText.execForm(["dnf", "clean", "all"]))
+            lines.append("RUN " + DockerfileText.execForm(["sh", "-c", dnfScript, "dnf-install"] + rpm))
         }
+        if osPackages, let user = image.baseUser { lines.append("USER \(user)") }
 
         let pipArguments = try pipRequirementArguments(spec.pipRequirements)
         if !pipArguments.isEmpty {
             lines.append("RUN " + DockerfileText.execForm(
                 ["python", "-m", "pip", "install", "--no-cache-dir", "--disable-pip-version-check", "--"] + pipArguments))
         }
+        // The report is saved under /opt/mir, which only root may write: a non-root base switches for this step too.
+        if image.baseUser != nil { lines.append("USER root") }
         lines.append("RUN " + DockerfileText.execForm(["python", "-c", pipListScript]))
+        if let user = image.baseUser { lines.append("USER \(user)") }
         return lines.joined(separator: "\n") + "\n"
     }
 

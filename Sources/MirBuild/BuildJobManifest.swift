@@ -26,6 +26,10 @@ public enum BuildJobManifest {
     /// missing in the base image). kaniko's own errors and failing pip installs exit with 1 and count against
     /// `backoffLimit`.
     public static let permanentKanikoExitCodes = [2, 100, 126, 127]
+    /// The `env` of the report container (the local build engine runs the report step with the same).
+    public static let reportEnvironment: [(String, String)] = [
+        ("HOME", "/tmp"), ("PYTHONDONTWRITEBYTECODE", "1"), ("PIP_NO_CACHE_DIR", "1"), ("PIP_DISABLE_PIP_VERSION_CHECK", "1"),
+    ]
 
     /// `mir-build-<image, cut to fit>-<10 hex of SHA-256 over "image:tag">`: at most 63 characters, a DNS-1123
     /// label, unique per (image, tag).
@@ -100,12 +104,7 @@ public enum BuildJobManifest {
             "image": .string(destination),
             "imagePullPolicy": "IfNotPresent",
             "command": ["python", "-c", .string(BuildReport.script)],
-            "env": [
-                ["name": "HOME", "value": "/tmp"],
-                ["name": "PYTHONDONTWRITEBYTECODE", "value": "1"],
-                ["name": "PIP_NO_CACHE_DIR", "value": "1"],
-                ["name": "PIP_DISABLE_PIP_VERSION_CHECK", "value": "1"],
-            ],
+            "env": .array(reportEnvironment.map { ["name": .string($0.0), "value": .string($0.1)] }),
             "terminationMessagePath": "/dev/termination-log",
             "terminationMessagePolicy": "File",
             "volumeMounts": [["name": "tmp", "mountPath": "/tmp"]],

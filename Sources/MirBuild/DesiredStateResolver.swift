@@ -53,6 +53,7 @@ public enum DesiredStateResolver {
             let pythonVersion: String
             let packageType: PackageType
             let base: ResolvedBase
+            var baseUser: String? = nil
             switch spec.base {
             case .imageType(let imageType):
                 guard let entry = config.baseImages[imageType] else { throw .unknownImageType(image: name, imageType: imageType) }
@@ -63,6 +64,7 @@ public enum DesiredStateResolver {
                 pythonVersion = python
                 packageType = entry.packageType
                 base = .reference(reference)
+                baseUser = entry.user
             case .external(let reference):
                 guard config.allowExternalBaseImages else { throw .externalBaseNotAllowed(image: name, reference: reference) }
                 guard let python = spec.pythonVersion else { throw .missingPythonVersion(image: name) }
@@ -78,15 +80,16 @@ public enum DesiredStateResolver {
                 }
                 pythonVersion = parent.pythonVersion
                 packageType = parent.packageType
+                baseUser = parent.baseUser
                 base = .managed(name: parentName, tag: parent.tag, repositoryName: parent.repositoryName)
             }
             let specDigest = ImageTagger.specDigest(spec)
             let tag = ImageTagger.tag(specDigest: specDigest, base: base, pythonVersion: pythonVersion,
-                                      platformVersion: config.platformVersion, packageType: packageType)
+                                      platformVersion: config.platformVersion, packageType: packageType, baseUser: baseUser)
             let item = ResolvedImage(image: image, repositoryName: config.repositoryPrefix + name,
                                      pythonVersion: pythonVersion, packageType: packageType, base: base,
                                      specDigest: specDigest, tag: tag,
-                                     lifecyclePolicy: spec.lifecyclePolicy ?? config.defaultLifecyclePolicy)
+                                     lifecyclePolicy: spec.lifecyclePolicy ?? config.defaultLifecyclePolicy, baseUser: baseUser)
             resolved[name] = item
             result.append(item)
         }

@@ -59,8 +59,9 @@ public enum ImageTagger {
 
     /// The canonical JSON of all tag inputs. The base is identified by reference for catalog and external
     /// bases, and by parent name and parent tag (never the registry URI) for a managed parent.
+    /// A non-root base user (which changes the Dockerfile) is an input only when set, so tags without one are unchanged.
     public static func tagInputs(specDigest: String, base: ResolvedBase, pythonVersion: String,
-                                 platformVersion: String, packageType: PackageType) -> JSONValue {
+                                 platformVersion: String, packageType: PackageType, baseUser: String? = nil) -> JSONValue {
         let baseIdentity: JSONValue
         switch base {
         case .reference(let reference):
@@ -68,23 +69,25 @@ public enum ImageTagger {
         case .managed(let name, let tag, _):
             baseIdentity = .object(["managedImage": .string(name), "tag": .string(tag)])
         }
-        return .object([
+        var inputs: [String: JSONValue] = [
             "scheme": .string(scheme),
             "specDigest": .string(specDigest),
             "base": baseIdentity,
             "pythonVersion": .string(pythonVersion),
             "platformVersion": .string(platformVersion),
             "packageType": .string(packageType.rawValue),
-        ])
+        ]
+        if let baseUser { inputs["baseUser"] = .string(baseUser) }
+        return .object(inputs)
     }
 
     /// `py<pythonVersion>-<20 hex>`: the hex is the start of SHA-256 over the canonical JSON of `tagInputs`.
     /// Characters of the Python version other than digits and `.` are dropped, so the tag is always a valid
     /// registry tag (≤ 128 of `[A-Za-z0-9_.-]`).
     public static func tag(specDigest: String, base: ResolvedBase, pythonVersion: String,
-                           platformVersion: String, packageType: PackageType) -> String {
+                           platformVersion: String, packageType: PackageType, baseUser: String? = nil) -> String {
         let inputs = tagInputs(specDigest: specDigest, base: base, pythonVersion: pythonVersion,
-                               platformVersion: platformVersion, packageType: packageType)
+                               platformVersion: platformVersion, packageType: packageType, baseUser: baseUser)
         let hash = sha256Hex(inputs.canonicalText).prefix(hashLength)
         let python = String(pythonVersion.filter { $0.isASCII && ($0.isNumber || $0 == ".") }.prefix(16))
         return "py\(python.isEmpty ? "unknown" : python)-\(hash)"

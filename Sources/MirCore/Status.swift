@@ -83,7 +83,7 @@ public enum StatusDeriver {
                 return s
             case .failed:
                 s.phase = .failed
-                s.reason = "BuildFailed"
+                s.reason = pending.failure?.reason.rawValue ?? "BuildFailed"
                 s.message = pending.message ?? "build of \(image.tag) failed"
                 return s
             case .succeeded:
@@ -124,7 +124,7 @@ public enum StatusDeriver {
                 simulated: current?.simulated ?? false, childImages: [], builder: current?.builder)
             if let latest, latest.tag != current?.tag {
                 switch latest.state {
-                case .failed: s.phase = .failed; s.reason = "BuildFailed"; s.message = latest.message ?? "build failed"
+                case .failed: s.phase = .failed; s.reason = latest.failure?.reason.rawValue ?? "BuildFailed"; s.message = latest.message ?? "build failed"
                 case .submitted, .running:
                     s.phase = current == nil ? .buildingFirstTime : .rebuilding
                     s.reason = "BuildSubmitted"; s.message = "build of \(latest.tag) under way"

@@ -32,6 +32,10 @@ public struct BuildRecord: Sendable, Hashable, Codable {
     public var startedAt: Date
     public var finishedAt: Date?
     public var message: String?
+    /// The digest of the pushed image (`sha256:…`), for builds that push a real image.
+    public var imageDigest: String? = nil
+    /// Why the build failed, typed, when the builder could tell (a real build engine can).
+    public var failure: BuildFailure? = nil
 
     public init(image: String, tag: String, state: State, reason: String, specDigest: String, platformVersion: String,
                 parentTag: String?, pythonVersion: String, pipLibraries: [PipLibrary] = [], builder: String,

@@ -81,10 +81,14 @@ public struct BaseImageCatalogEntry: Sendable, Hashable, Codable {
     public var packageType: PackageType
     /// Python version "X.Y" → image reference.
     public var pythonVersions: [String: String]
+    /// The user these images run as (`USER`), when it is not root (e.g. `1001` for Red Hat UBI's python images):
+    /// OS package steps switch to root and the build restores this user afterwards.
+    public var user: String? = nil
 
-    public init(packageType: PackageType, pythonVersions: [String: String]) {
+    public init(packageType: PackageType, pythonVersions: [String: String], user: String? = nil) {
         self.packageType = packageType
         self.pythonVersions = pythonVersions
+        self.user = user
     }
 }
 
@@ -98,6 +102,9 @@ public struct BuilderSettings: Sendable, Hashable, Codable {
     public var ttlSecondsAfterFinished: Int
     /// Delay before the `simulate` builder records its (simulated) image.
     public var simulateDelaySeconds: Double
+    /// The local build engine for `--builder local` and `mir dev`'s real jobs: `buildah`, `podman` or `docker`;
+    /// nil means the first found of those, in that order.
+    public var engine: String? = nil
 
     public init(
         kanikoImage: String = "gcr.io/kaniko-project/executor:v1.23.2",

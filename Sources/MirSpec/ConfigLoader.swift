@@ -44,7 +44,7 @@ struct ConfigReader {
     static let fields = ["repositoryPrefix", "platformVersion", "baseImages", "allowExternalBaseImages", "defaultLifecyclePolicy",
                          "maxConcurrentBuilds", "forceDeleteRepositories", "builder"]
     static let builderFields = ["kanikoImage", "buildNamespace", "serviceAccountName", "activeDeadlineSeconds", "backoffLimit",
-                                "ttlSecondsAfterFinished", "simulateDelaySeconds"]
+                                "ttlSecondsAfterFinished", "simulateDelaySeconds", "engine"]
 
     func read(_ root: Node) -> MirConfig {
         var config = MirConfig()
@@ -90,7 +90,15 @@ struct ConfigReader {
                 ok = false
                 continue
             }
-            guard let fields = reader.entries(value, at: path, allowed: ["packageType", "pythonVersions"]) else { ok = false; continue }
+            guard let fields = reader.entries(value, at: path, allowed: ["packageType", "pythonVersions", "user"]) else { ok = false; continue }
+            var user: String?
+            if let userEntry = fields["user"], let text = reader.string(userEntry) {
+                if SpecGrammar.isImageUser(text) { user = text } else {
+                    sink.error("user \(SpecGrammar.quoted(text)) must be a user name or uid, optionally with :group (letters, digits, '_', '-', '.')",
+                               at: userEntry.value, field: userEntry.path)
+                    ok = false
+                }
+            }
             var packageType: PackageType?
             if let typeEntry = fields["packageType"] {
                 if let text = reader.string(typeEntry) {
@@ -109,7 +117,7 @@ struct ConfigReader {
                 sink.error("pythonVersions (a mapping of \"X.Y\" to image reference) is required", at: value, field: path.dot("pythonVersions"))
             }
             if let packageType, !versions.isEmpty {
-                catalog[imageType] = BaseImageCatalogEntry(packageType: packageType, pythonVersions: versions)
+                catalog[imageType] = BaseImageCatalogEntry(packageType: packageType, pythonVersions: versions, user: user)
             } else {
                 ok = false
             }
@@ -163,6 +171,11 @@ struct ConfigReader {
         if let e = fields["backoffLimit"], let v = reader.int(e, range: 0...100) { settings.backoffLimit = v }
         if let e = fields["ttlSecondsAfterFinished"], let v = reader.int(e, range: 0...31_536_000) { settings.ttlSecondsAfterFinished = v }
         if let e = fields["simulateDelaySeconds"], let v = reader.number(e, range: 0...3600) { settings.simulateDelaySeconds = v }
+        if let e = fields["engine"], let v = reader.string(e) {
+            if ["buildah", "podman", "docker"].contains(v) { settings.engine = v } else {
+                sink.error("engine must be buildah, podman or docker, found \(SpecGrammar.quoted(v))", at: e.value, field: e.path)
+            }
+        }
         return settings
     }
 }

@@ -5,6 +5,7 @@ import MirRegistry
 import MirSpec
 import MirBuild
 import MirCore
+import MirBuildEngine
 
 struct Validate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Check ManagedImage specs (files or directories) and the config.")
@@ -82,10 +83,10 @@ struct Apply: AsyncParsableCommand {
     @OptionGroup var common: CommonOptions
     @OptionGroup var planning: PlanningOptions
 
-    @Option(name: .long, help: "render (write Dockerfile and kaniko Job under .mir/builds; default) or simulate (a simulation for demos and tests).")
+    @Option(name: .long, help: "render (write Dockerfile and kaniko Job under .mir/builds; default), buildah|podman|docker (build, push and report for real with that engine), local (the config's builder.engine, else the first of buildah, podman, docker found) or simulate (a simulation for demos and tests).")
     var builder: BuilderChoice = .render
 
-    @Option(name: .customLong("builds-dir"), help: "Where the render builder writes build contexts.")
+    @Option(name: .customLong("builds-dir"), help: "Where builds keep their Dockerfile, Job manifest and build.log.")
     var buildsDir: String = ".mir/builds"
 
     @Flag(name: .long, help: "Apply without asking.")
@@ -124,6 +125,11 @@ struct Apply: AsyncParsableCommand {
             case .render: imageBuilder = RenderBuilder(outputDirectory: buildsDir, settings: session.config.builder)
             case .simulate:
                 imageBuilder = SimulateBuilder(registry: session.opened.registry, records: session.records, settings: session.config.builder)
+            case .buildah, .podman, .docker, .local:
+                let engine = try builder.engine(config: session.config)
+                print("Building with \(engine.kind.rawValue) (\(engine.executable)); logs under \(buildsDir)/<image>/<tag>/build.log")
+                imageBuilder = EngineBuilder(engine: engine, buildsDirectory: buildsDir, records: session.records,
+                                             credentials: session.opened.credentials, progress: { say("  " + $0) })
             }
             let applier = Applier(registry: session.opened.registry, builder: imageBuilder, records: session.records,
                                   maxConcurrentBuilds: session.config.maxConcurrentBuilds)
@@ -144,7 +150,20 @@ struct Apply: AsyncParsableCommand {
 }
 
 enum BuilderChoice: String, ExpressibleByArgument, CaseIterable {
-    case render, simulate
+    case render, simulate, buildah, podman, docker, local
+
+    /// The build engine for the engine choices: the named one, or (`local`) the config's `builder.engine`, else the
+    /// first found of buildah, podman, docker.
+    func engine(config: MirConfig) throws -> ContainerEngine {
+        let kind: EngineKind?
+        switch self {
+        case .buildah: kind = .buildah
+        case .podman: kind = .podman
+        case .docker: kind = .docker
+        default: kind = config.builder.engine.flatMap(EngineKind.init(rawValue:))
+        }
+        do { return try ContainerEngine.locate(kind) } catch { throw CLIError.failed(error.description) }
+    }
 }
 
 enum ApplyOutput {

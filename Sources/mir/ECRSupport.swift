@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MirBuildEngine
 import MirECR
 import MirRegistry
 
@@ -11,6 +12,11 @@ extension CommonOptions {
         logger.logLevel = ProcessInfo.processInfo.environment["MIR_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
         let ecr = try await ECRRegistry.make(region: region, endpointURL: endpointURL, profile: profile,
                                              environment: ProcessInfo.processInfo.environment, logger: logger)
-        return OpenedRegistry(registry: CountingRegistry(ecr), close: { try? await ecr.shutdown() })
+        // Build engines push to ECR with GetAuthorizationToken's credentials (user AWS), through a 0600 auth file.
+        let credentials = TokenCredentialSource(accepting: TokenCredentialSource.isECRHost) {
+            let token = try await ecr.getAuthorizationToken()
+            return (RegistryCredentials(username: token.username, password: token.password), token.expiresAt)
+        }
+        return OpenedRegistry(registry: CountingRegistry(ecr), close: { try? await ecr.shutdown() }, credentials: credentials)
     }
 }

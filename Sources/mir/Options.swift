@@ -6,13 +6,14 @@ import MirLocalRegistry
 import MirSpec
 import MirBuild
 import MirCore
+import MirBuildEngine
 
 /// Flags every command that talks to a registry shares.
 struct CommonOptions: ParsableArguments {
     @Option(name: .long, help: "The mir config file (defaults apply without one).")
     var config: String?
 
-    @Option(name: .long, help: "The registry: local[:DIR] (the embedded registry, default local:.mir/registry) or ecr.")
+    @Option(name: .long, help: "The registry: local[:DIR][,oci=URL] (the embedded registry, default local:.mir/registry; with oci=, images live in that OCI registry) or ecr.")
     var registry: String = "local"
 
     @Option(name: .long, help: "Override the config's repositoryPrefix.")
@@ -48,6 +49,8 @@ struct CommonOptions: ParsableArguments {
 struct OpenedRegistry {
     var registry: CountingRegistry
     var close: @Sendable () async -> Void
+    /// Credentials a build engine needs to push to this registry (ECR's GetAuthorizationToken).
+    var credentials: any RegistryCredentialSource = NoCredentials()
 
     /// Runs `body`, then closes the registry whether or not `body` threw.
     func using<T>(_ body: () async throws -> T) async throws -> T {
@@ -65,15 +68,16 @@ struct OpenedRegistry {
 extension CommonOptions {
     func openRegistry() async throws -> OpenedRegistry {
         let spec = registry
-        if spec == "local" || spec.hasPrefix("local:") {
-            let dir = spec == "local" ? ".mir/registry" : String(spec.dropFirst("local:".count))
-            guard !dir.isEmpty else { throw CLIError.usage("--registry local:DIR needs a directory") }
-            return OpenedRegistry(registry: CountingRegistry(try LocalRegistry(directory: dir)), close: {})
+        if let local = try LocalRegistrySpec(parsing: spec) {
+            let control = try LocalRegistry(directory: local.directory)
+            guard let endpoint = local.ociEndpoint else { return OpenedRegistry(registry: CountingRegistry(control), close: {}) }
+            return OpenedRegistry(registry: CountingRegistry(OCIDataPlaneRegistry(control: control, images: OCIDistributionClient(endpoint: endpoint))),
+                                  close: {})
         }
         if spec == "ecr" {
             return try await openECR()
         }
-        throw CLIError.usage("unknown registry '\(spec)': use local[:DIR] or ecr")
+        throw CLIError.usage("unknown registry '\(spec)': use local[:DIR][,oci=URL] or ecr")
     }
 }
 

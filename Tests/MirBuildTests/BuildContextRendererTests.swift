@@ -52,19 +52,52 @@ func structure(of dockerfile: String) -> (instructions: [String], runs: [[String
         let dockerfile = try BuildContextRenderer.dockerfile(for: request)
         let lines = dockerfile.split(separator: "\n").map(String.init)
         #expect(lines.first == "FROM docker.io/library/python:3.11-slim")
-        #expect(lines.contains(#"RUN ["apt-get","update"]"#))
-        #expect(lines.contains(#"RUN ["apt-get","install","-y","--no-install-recommends","--","curl=7.88.1-10","git"]"#))
-        #expect(lines.contains(#"RUN ["dnf","install","-y","--setopt=install_weak_deps=False","--","gcc-11.4.1"]"#))
+        let apt = DockerfileText.execForm(["sh", "-c", BuildContextRenderer.aptScript, "apt-install", "curl=7.88.1-10", "git"])
+        let dnf = DockerfileText.execForm(["sh", "-c", BuildContextRenderer.dnfScript, "dnf-install", "gcc-11.4.1"])
+        #expect(lines.contains("RUN " + apt))
+        #expect(lines.contains("RUN " + dnf))
         #expect(lines.contains(#"RUN ["python","-m","pip","install","--no-cache-dir","--disable-pip-version-check","--","numpy==1.0.2","pandas>=2.0,<3","requests"]"#))
         #expect(lines.last?.hasPrefix(#"RUN ["python","-c",""#) == true)
         #expect(lines.last?.contains("/opt/mir/pip-list.json") == true)
-        // apt update comes before install, packages before pip, the report last.
-        let update = lines.firstIndex(of: #"RUN ["apt-get","update"]"#)!
-        let install = lines.firstIndex { $0.hasPrefix(#"RUN ["apt-get","install""#) }!
+        // OS packages before pip, the report last; apt's lists are removed in the same RUN that fetched them.
+        let install = lines.firstIndex(of: "RUN " + apt)!
         let pip = lines.firstIndex { $0.contains(#""pip","install""#) }!
-        #expect(update < install && install < pip && pip < lines.count - 1)
+        #expect(install < pip && pip < lines.count - 1)
+        #expect(BuildContextRenderer.aptScript.hasSuffix("rm -rf /var/lib/apt/lists/*"))
+        #expect(BuildContextRenderer.aptScript.hasPrefix("set -e; apt-get update;"))
         let s = structure(of: dockerfile)
-        #expect(s.instructions == ["FROM", "LABEL", "ARG", "RUN", "RUN", "RUN", "RUN", "RUN", "RUN", "RUN"])
+        #expect(s.instructions == ["FROM", "LABEL", "ARG", "RUN", "RUN", "RUN", "RUN"])
+    }
+
+    @Test func nonRootBaseSwitchesToRootForPackagesAndTheReportAndBack() throws {
+        var request = Fixture.rawRequest(pip: [PipRequirement(name: "six")], packages: [PackageRequirement(name: "jq")])
+        request.image.baseUser = "1001"
+        let lines = try BuildContextRenderer.dockerfile(for: request).split(separator: "\n").map(String.init)
+        let apt = lines.firstIndex { $0.contains(#""apt-install""#) }!
+        let pip = lines.firstIndex { $0.contains(#""pip","install""#) }!
+        #expect(lines[apt - 2] == "USER root" && lines[apt - 1].hasPrefix("ARG "))
+        #expect(lines[apt + 1] == "USER 1001")
+        // pip installs as the image's user (into its environment); the report is saved as root, then the user is back.
+        #expect(lines[pip - 1] == "USER 1001")
+        #expect(Array(lines.suffix(3)).map { String($0.prefix(8)) } == ["USER roo", "RUN [\"py", "USER 100"])
+        #expect(lines.last == "USER 1001")
+
+        // Without OS packages only the report step switches.
+        var plain = Fixture.rawRequest(pip: [PipRequirement(name: "six")])
+        plain.image.baseUser = "app:app"
+        let text = try BuildContextRenderer.dockerfile(for: plain)
+        #expect(text.components(separatedBy: "USER root").count == 2)
+        #expect(text.hasSuffix("USER app:app\n"))
+        // A root base gets no USER lines at all.
+        #expect(!(try BuildContextRenderer.dockerfile(for: Fixture.rawRequest(packages: [PackageRequirement(name: "jq")]))).contains("USER"))
+    }
+
+    @Test func hostileBaseUserIsRefused() throws {
+        for user in ["1001 && rm -rf /", "$(id)", "root\nRUN x", "", "a:b:c", "-1"] {
+            var request = Fixture.rawRequest(packages: [PackageRequirement(name: "jq")])
+            request.image.baseUser = user
+            #expect(throws: BuildContextError.self) { try BuildContextRenderer.dockerfile(for: request) }
+        }
     }
 
     @Test func goldenDockerfile() throws {
@@ -76,9 +109,7 @@ func structure(of dockerfile: String) -> (instructions: [String], runs: [[String
             FROM public.ecr.aws/docker/library/python:3.11-slim-bookworm
             LABEL dev.mir.image="demo" dev.mir.tag="py3.11-0123456789abcdef0123" dev.mir.platform-version="0.1.0"
             ARG DEBIAN_FRONTEND=noninteractive
-            RUN ["apt-get","update"]
-            RUN ["apt-get","install","-y","--no-install-recommends","--","git","curl=7.88.1-10+deb12u5"]
-            RUN ["apt-get","clean"]
+            RUN ["sh","-c","set -e; apt-get update; apt-get install -y --no-install-recommends -- \\"$@\\"; apt-get clean; rm -rf /var/lib/apt/lists/*","apt-install","git","curl=7.88.1-10+deb12u5"]
             RUN ["python","-m","pip","install","--no-cache-dir","--disable-pip-version-check","--","numpy==1.26.4","requests>=2.31,<3"]
             RUN ["python","-c","import os,subprocess,sys; os.makedirs('/opt/mir',exist_ok=True); out=subprocess.run([sys.executable,'-m','pip','list','--format=json','--disable-pip-version-check'],check=True,stdout=subprocess.PIPE).stdout; open('/opt/mir/pip-list.json','wb').write(out)"]
 
@@ -204,8 +235,11 @@ func structure(of dockerfile: String) -> (instructions: [String], runs: [[String
                 switch render(Fixture.rawRequest(packages: [requirement])) {
                 case .success(let dockerfile):
                     let s = structure(of: dockerfile)
-                    let install = s.runs.first { $0.contains("install") }!
-                    #expect(install[install.count - 2] == "--")
+                    let install = s.runs.first { $0.first == "sh" }!
+                    // A fixed program; the package is its only positional parameter, never shell text.
+                    let script = type == .apt ? BuildContextRenderer.aptScript : BuildContextRenderer.dnfScript
+                    #expect(Array(install.prefix(3)) == ["sh", "-c", script])
+                    #expect(install.count == 5)
                     let argument = install.last!
                     #expect(!argument.hasPrefix("-"))
                     #expect(argument.unicodeScalars.allSatisfy { $0.value > 0x20 && $0.value < 0x7f })
@@ -242,5 +276,22 @@ enum ImageTaggerCompatible {
         return trimmed.split(separator: ",", omittingEmptySubsequences: false)
             .map { $0.filter { $0 != " " && $0 != "\t" } }
             .joined(separator: ",")
+    }
+}
+
+@Suite struct BaseUserResolutionTests {
+    @Test func childrenInheritTheRootsUserAndTheUserIsPartOfTheTag() throws {
+        func config(user: String?) -> MirConfig {
+            MirConfig(baseImages: ["ubi": BaseImageCatalogEntry(packageType: .rpm, pythonVersions: ["3.11": "registry.example.com/ubi/python:3.11"], user: user)])
+        }
+        let images = [Fixture.image("root", base: .imageType("ubi"), pip: [PipRequirement(name: "six")]), Fixture.child("kid", of: "root")]
+        let withUser = try DesiredStateResolver.resolve(images, config: config(user: "1001"))
+        let without = try DesiredStateResolver.resolve(images, config: config(user: nil))
+        #expect(withUser.map(\.baseUser) == ["1001", "1001"])
+        #expect(without.map(\.baseUser) == [nil, nil])
+        #expect(withUser[0].tag != without[0].tag && withUser[1].tag != without[1].tag)
+        // Without a user the tag is what it always was (no new tag input).
+        #expect(without[0].tag == ImageTagger.tag(specDigest: without[0].specDigest, base: without[0].base, pythonVersion: "3.11",
+                                                  platformVersion: MirConfig().platformVersion, packageType: .rpm))
     }
 }
