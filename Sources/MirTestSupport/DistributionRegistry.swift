@@ -8,7 +8,7 @@ import Glibc
 
 /// A CNCF distribution registry (Debian's `docker-registry`, v2.8) this test process started: on a free 127.0.0.1
 /// port, with a generated config and storage in a fresh temporary folder, image deletion enabled, optionally
-/// requiring htpasswd credentials. It is killed when this process dies (`setpriv --pdeathsig KILL`) and by `stop()`.
+/// requiring htpasswd credentials. It stops when this process dies (a watcher shell polls for it) and by `stop()`.
 public final class DistributionRegistry: @unchecked Sendable {
     public let port: Int
     /// `127.0.0.1:PORT`: the host part of image references pushed here.
@@ -29,7 +29,7 @@ public final class DistributionRegistry: @unchecked Sendable {
 
     /// Starts a registry; with `htpasswd`, only that user (bcrypt entry written with `htpasswd -B`) may pull and push.
     public static func start(htpasswd: (user: String, password: String)? = nil) async throws -> DistributionRegistry {
-        guard let binary = ToolLocator.find("docker-registry") else { throw HarnessError.missingTool("docker-registry") }
+        let binary = try await ToolLocator.require("docker-registry")
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("mir-registry-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder.appendingPathComponent("data"), withIntermediateDirectories: true)
         var authSection = ""
@@ -60,8 +60,16 @@ public final class DistributionRegistry: @unchecked Sendable {
                 \(authSection)
                 """
             try Data(text.utf8).write(to: config)
-            let process = try BackgroundProcess(URL(fileURLWithPath: "/usr/bin/setpriv"), ["--pdeathsig", "KILL", binary, "serve", config.path],
-                                                outputDirectory: folder)
+            // A watcher shell: the registry goes when this test process does (even on a crash) and when the shell is
+            // told to stop.
+            let watcher = """
+                "$0" serve "$1" & r=$!
+                trap 'kill $r 2>/dev/null; wait $r; exit 0' TERM INT
+                while kill -0 "$2" 2>/dev/null && kill -0 $r 2>/dev/null; do sleep 1 & wait $!; done
+                kill $r 2>/dev/null; wait $r
+                """
+            let process = try BackgroundProcess(URL(fileURLWithPath: "/bin/sh"),
+                                                ["-c", watcher, binary, config.path, String(getpid())], outputDirectory: folder)
             let registry = DistributionRegistry(port: port, folder: folder, process: process)
             if await registry.waitUntilReady() { return registry }
             lastError = String((process.stderr + process.stdout).suffix(800))

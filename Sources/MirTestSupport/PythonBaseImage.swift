@@ -75,7 +75,7 @@ public enum PythonBaseImage {
         USER \(nonRootUser)
         """
     static let externallyManagedDockerfile = """
-        RUN ["python","-c","import os,sysconfig; open(os.path.join(sysconfig.get_path('stdlib'),'EXTERNALLY-MANAGED'),'w').write('[externally-managed]\\nError=This Python is managed by the OS (mir test fixture).\\n')"]
+        RUN ["python","-c","import os,sysconfig; open(os.path.join(sysconfig.get_path('stdlib'),'EXTERNALLY-MANAGED'),'w').write('[externally-managed]\\\\nError=This Python is managed by the OS (mir test fixture).\\\\n')"]
         """
 
     static func make() async throws -> LocalImages {

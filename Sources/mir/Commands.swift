@@ -129,12 +129,14 @@ struct Apply: AsyncParsableCommand {
                 let engine = try builder.engine(config: session.config)
                 print("Building with \(engine.kind.rawValue) (\(engine.executable)); logs under \(buildsDir)/<image>/<tag>/build.log")
                 imageBuilder = EngineBuilder(engine: engine, buildsDirectory: buildsDir, records: session.records,
-                                             credentials: session.opened.credentials, progress: { say("  " + $0) })
+                                             credentials: session.opened.credentials, progress: { line in print("  " + line); fflush(nil) })
             }
             let applier = Applier(registry: session.opened.registry, builder: imageBuilder, records: session.records,
                                   maxConcurrentBuilds: session.config.maxConcurrentBuilds)
+            fflush(nil)
             let report = await applier.apply(plan, desired: session.desired, observed: observed) { p in
                 print(ApplyOutput.progress(p))
+                fflush(nil)
             }
             let failures = report.failures
             print("\nApply complete: \(report.succeededCount) of \(plan.actions.count) action(s) done, \(failures.count) failed.")
