@@ -64,9 +64,9 @@ public final class DistributionRegistry: @unchecked Sendable {
             // told to stop.
             let watcher = """
                 "$0" serve "$1" & r=$!
-                trap 'kill $r 2>/dev/null; wait $r; exit 0' TERM INT
-                while kill -0 "$2" 2>/dev/null && kill -0 $r 2>/dev/null; do sleep 1 & wait $!; done
-                kill $r 2>/dev/null; wait $r
+                trap 'kill $r 2>/dev/null; exit 0' TERM INT
+                while kill -0 "$2" 2>/dev/null && kill -0 $r 2>/dev/null; do sleep 1; done
+                kill $r 2>/dev/null
                 """
             let process = try BackgroundProcess(URL(fileURLWithPath: "/bin/sh"),
                                                 ["-c", watcher, binary, config.path, String(getpid())], outputDirectory: folder)
