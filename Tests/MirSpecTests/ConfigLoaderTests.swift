@@ -26,7 +26,7 @@ struct ConfigLoaderTests {
     @Test("every key is read")
     func allKeys() throws {
         let text = """
-        repositoryPrefix: team-a/mir-
+        repositoryPrefix: team-a/mir/
         platformVersion: 1.4
         allowExternalBaseImages: true
         maxConcurrentBuilds: 8
@@ -46,7 +46,7 @@ struct ConfigLoaderTests {
           simulateDelaySeconds: 0.5
         """
         let config = try ConfigLoader.parse(text: text, file: "mir.yaml")
-        #expect(config.repositoryPrefix == "team-a/mir-")
+        #expect(config.repositoryPrefix == "team-a/mir/")
         #expect(config.platformVersion == "1.4")
         #expect(config.allowExternalBaseImages)
         #expect(config.maxConcurrentBuilds == 8)
