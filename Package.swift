@@ -101,6 +101,7 @@ let package = Package(
         .testTarget(name: "AWSSigV4Tests", dependencies: ["AWSSigV4"]),
         .testTarget(name: "AWSAuthTests", dependencies: ["AWSAuth", "AWSSigV4", "MirTestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "MirECRTests", dependencies: ["MirECR", "MirRegistry", "MirModel", "AWSSigV4", "AWSAuth", "ECRFaultInjection", "MirTestSupport",
+            "MirCore", "MirBuild", "MirLocalRegistry",
             .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeLocal", "MirModel"]),
         .testTarget(name: "MirControllerTests", dependencies: ["MirController", "MirCore", "MirBuild", "MirModel", "MirRegistry",

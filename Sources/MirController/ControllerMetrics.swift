@@ -109,8 +109,8 @@ public struct MeteredRegistry: ImageRegistry {
     public func describeRepositories(names: [String]?, maxResults: Int?, nextToken: String?) async throws -> Page<RepositoryDescription> {
         try await call("DescribeRepositories") { try await base.describeRepositories(names: names, maxResults: maxResults, nextToken: nextToken) }
     }
-    public func createRepository(name: String, tags: [ResourceTag]) async throws -> RepositoryDescription {
-        try await call("CreateRepository") { try await base.createRepository(name: name, tags: tags) }
+    public func createRepository(name: String, tags: [ResourceTag], imageTagMutability: ImageTagMutability) async throws -> RepositoryDescription {
+        try await call("CreateRepository") { try await base.createRepository(name: name, tags: tags, imageTagMutability: imageTagMutability) }
     }
     public func deleteRepository(name: String, force: Bool) async throws -> RepositoryDescription {
         try await call("DeleteRepository") { try await base.deleteRepository(name: name, force: force) }

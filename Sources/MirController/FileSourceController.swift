@@ -10,7 +10,9 @@ import Synchronization
 
 /// `mir run --source files:DIR`: a GitOps directory as the source of ManagedImages. The directory is re-read when
 /// its files change (checked every `pollInterval`) and at least every `interval`; each pass runs the same
-/// Observer → Planner → Applier as `mir apply`. A pass with spec errors deletes nothing (the view is partial).
+/// Observer → Planner → Applier as `mir apply`. A pass with spec errors deletes nothing (the view is partial); an empty
+/// directory deletes nothing unless `allowEmpty`; a removed spec's repository is deleted only when the spec was absent
+/// in two reads at least one `interval` apart (a half-written checkout or a git-sync swap does not prune).
 public final class FileSourceController: Service, Sendable {
     public let paths: [String]
     public let config: MirConfig
@@ -21,6 +23,8 @@ public final class FileSourceController: Service, Sendable {
     public let pollInterval: Duration
     let logger: Logger
     private let passes = Mutex(0)
+    /// Deletions wait for a second read without the spec, at least one interval after the first.
+    private let debounce: Mutex<DeletionDebounce>
     /// Whether a pass has read the directory and looked at the registry (readiness: `/readyz`'s `informer-sync`).
     public var hasSynced: Bool { passes.withLock { $0 > 0 } }
 
@@ -35,6 +39,7 @@ public final class FileSourceController: Service, Sendable {
         self.interval = interval
         self.pollInterval = pollInterval
         self.logger = logger
+        self.debounce = Mutex(DeletionDebounce(minimumAbsence: interval))
     }
 
     public func run() async throws {
@@ -63,10 +68,13 @@ public final class FileSourceController: Service, Sendable {
         let valid = loaded.images.filter { image in !loaded.errors.contains { $0.message.contains("\"\(image.name)\"") } }
         let resolved = try DesiredStateResolver.resolve(valid, config: config)
         let desired = DesiredState(images: resolved, isComplete: loaded.isComplete, repositoryPrefix: config.repositoryPrefix,
-                                   platformVersion: config.platformVersion)
+                                   platformVersion: config.platformVersion, ownership: .files(config))
         let observed = try await Observer(registry: registry, records: records).observe(desired)
-        let plan = Planner.plan(desired: desired, observed: observed, options: PlanOptions(forceDelete: config.forceDeleteRepositories))
-        for warning in plan.warnings { logger.warning("\(warning)") }
+        let planned = Planner.plan(desired: desired, observed: observed, options: PlanOptions(
+            forceDelete: config.forceDeleteRepositories, allowEmpty: config.allowEmpty, maxDeletionFraction: config.maxDeletionFraction))
+        let now = ContinuousClock.now
+        let plan = debounce.withLock { $0.filter(planned, desired: desired, observed: observed, now: now) }
+        for warning in plan.warnings { logger.warning("\(warning.description)") }
         let report = await Applier(registry: registry, builder: builder, records: records, maxConcurrentBuilds: config.maxConcurrentBuilds)
             .apply(plan, desired: desired, observed: observed)
         ControllerMetrics.reconciled(result: report.failures.isEmpty ? "success" : "error", duration: ContinuousClock.now - started)

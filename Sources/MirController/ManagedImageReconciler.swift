@@ -125,27 +125,34 @@ public final class ManagedImageReconciler: Sendable {
         }
         guard let image = resolved.first(where: { $0.name == name }) else { return .done }
         let depth = resolved.count - 1
+        // The ManagedImage (its UID) owns the repository it creates; a repository of another installation or owner
+        // (e.g. one `mir apply` created) is foreign unless the object asks for adoption (`mir.dev/adopt: "true"`).
         let desired = DesiredState(images: [image], isComplete: false, repositoryPrefix: config.repositoryPrefix,
-                                   platformVersion: config.platformVersion)
+                                   platformVersion: config.platformVersion,
+                                   ownership: .managedImage(uid: object.metadata.uid ?? "", config: config))
+        let adopt = object.metadata.annotations?[OwnershipAnnotations.adopt] == "true"
         // This image's Jobs are listed once, after the registry (a Job completes after its push), for observing and
         // deciding; they are listed again after a build is started.
         let store = ClusterBuildRecordStore(client: client, namespace: namespace, image: name,
                                             status: object.status.map { (image: name, status: $0) }, snapshot: JobSnapshot())
         let observer = Observer(registry: registry, records: store)
         var observed = try await observer.observe(desired)
-        let plan = Planner.plan(desired: desired, observed: observed, options: PlanOptions(maxDeletions: 0))
+        let plan = Planner.plan(desired: desired, observed: observed, options: PlanOptions(maxDeletions: 0, adopt: adopt ? [name] : []))
 
-        // Someone else's repository: never taken over.
-        if plan.warnings.contains(where: { $0.contains("not owned by mir") }) {
-            let warning = "repository \(image.repositoryName) exists but is not owned by mir (no tag \(OwnershipTags.managedByKey)="
-                + "\(OwnershipTags.managedByValue)); mir leaves it alone. Rename the ManagedImage, or tag the repository "
-                + "\(OwnershipTags.managedByKey)=\(OwnershipTags.managedByValue) to hand it to mir"
+        // A read about this image's repository failed: nothing is decided on a partial view; retried with backoff.
+        for case .readFailed(let repository, _, let error) in plan.warnings {
+            throw ReconcileError(image: name, operation: "observe repository \(repository)", message: error)
+        }
+        // Someone else's repository: never taken over without adoption.
+        for case .foreignRepository(let repository, _, let owner) in plan.warnings {
+            let warning = "repository \(repository) exists but is not this ManagedImage's: \(owner); mir leaves it alone. Rename the "
+                + "ManagedImage, or annotate it \(OwnershipAnnotations.adopt)=\"true\" to take the repository over"
             scheduler.withdraw(name)
             await events.record(object, .warning, reason: "AdoptionRefused", message: warning)
             try await statusWriter.update(name, current: object) { status, meta in
                 let now = Date()
                 status.phase = ImagePhase.failed.rawValue
-                status.repositoryName = image.repositoryName
+                status.repositoryName = repository
                 status.observedGeneration = meta.generation
                 status.conditions = Conditions.set(Condition(type: ConditionType.repositorySynced, status: "False", observedGeneration: meta.generation,
                                                              lastTransitionTime: now, reason: "AdoptionRefused", message: warning), in: status.conditions ?? [])
@@ -165,6 +172,12 @@ public final class ManagedImageReconciler: Sendable {
                 switch (action, outcome) {
                 case (.createRepository(let repo, _, _), .succeeded(let uri)):
                     await events.record(object, .normal, reason: "RepositoryCreated", message: "created repository \(repo) (\(uri ?? ""))")
+                case (.adoptRepository(let repo, _, let policy), .succeeded):
+                    await events.record(object, .warning, reason: "RepositoryAdopted",
+                                        message: "adopted repository \(repo) (annotation \(OwnershipAnnotations.adopt)): it is now owned by this ManagedImage, deletionPolicy \(policy.rawValue)")
+                case (.claimRepository(let repo, _, _), .succeeded):
+                    await events.record(object, .normal, reason: "RepositoryClaimed",
+                                        message: "recorded installation \(desired.ownership.installation) and this ManagedImage as the owner of \(repo) (made before mir recorded them)")
                 case (.putLifecyclePolicy(let repo, _, _, let why), .succeeded):
                     await events.record(object, .normal, reason: "LifecyclePolicyApplied",
                                         message: "applied the lifecycle policy to \(repo) (it was \(why.rawValue))")
@@ -404,27 +417,26 @@ public final class ManagedImageReconciler: Sendable {
         let policy = (try? object.decodedSpec().deletionPolicy) ?? .retain
         let repository = config.repositoryPrefix + name
         if policy == .delete {
-            do {
-                let found = try await registry.describeRepositories(names: [repository], maxResults: nil, nextToken: nil).items.first
-                var owned = false
-                if let found {
-                    owned = try await registry.listTagsForResource(arn: found.arn)
-                        .contains { $0.key == OwnershipTags.managedByKey && $0.value == OwnershipTags.managedByValue }
-                }
-                if owned {
-                    _ = try await registry.deleteRepository(name: repository, force: config.forceDeleteRepositories)
-                    await events.record(object, .normal, reason: "RepositoryDeleted", message: "deleted repository \(repository)")
-                }
-            } catch let error as RegistryError where error.code == .repositoryNotFound {
-                // Already gone.
-            } catch let error as RegistryError where error.code == .repositoryNotEmpty {
-                let message = "repository \(repository) still holds images; it is deleted only with forceDeleteRepositories: true in the config (or set deletionPolicy: Retain)"
+            // Going away: not Ready while the repository is deleted (or its deletion is blocked).
+            try await writeDeleting(name, reason: "Deleting", message: "deleting repository \(repository)", blocked: nil)
+            // The policy recorded on the repository decides, and only this ManagedImage's own repository is deleted,
+            // with the images mir built in it (the tags its Jobs recorded, or mir's content-addressed tags).
+            let store = ClusterBuildRecordStore(client: client, namespace: namespace, image: name)
+            let built = Set((try? await store.jobs())?.map(\.tag) ?? [])
+            let outcome = try await RepositoryDeleter(registry: registry).delete(
+                repository: repository, ownership: .managedImage(uid: object.metadata.uid ?? "", config: config),
+                builtTags: built, forceForeignImages: config.forceDeleteRepositories)
+            switch outcome {
+            case .deleted:
+                await events.record(object, .normal, reason: "RepositoryDeleted", message: "deleted repository \(repository): \(outcome)")
+            case .alreadyGone:
+                break
+            case .retained, .notOwned:
+                await events.record(object, .normal, reason: "RepositoryRetained", message: "repository \(repository) \(outcome)")
+            case .blocked, .ownershipUnknown:
+                let message = "repository \(repository) \(outcome)"
                 await events.record(object, .warning, reason: "DeletionBlocked", message: message)
-                try await statusWriter.update(name) { status, meta in
-                    status.conditions = Conditions.set(Condition(type: ConditionType.deletionBlocked, status: "True", observedGeneration: meta.generation,
-                                                                 lastTransitionTime: Date(), reason: "RepositoryNotEmpty", message: message),
-                                                       in: status.conditions ?? [])
-                }
+                try await writeDeleting(name, reason: "DeletionBlocked", message: message, blocked: outcome)
                 return .requeueAfter(blockedDeletionInterval)
             }
         }
@@ -434,5 +446,25 @@ public final class ManagedImageReconciler: Sendable {
             return true
         }
         return .done
+    }
+
+    /// Phase Deleting and Ready=False while the repository is deleted; DeletionBlocked=True when it cannot be.
+    func writeDeleting(_ name: String, reason: String, message: String, blocked: DeletionOutcome?) async throws {
+        try await statusWriter.update(name) { status, meta in
+            let now = Date()
+            status.phase = ImagePhase.deleting.rawValue
+            status.conditions = Conditions.set(Condition(type: ConditionType.ready, status: "False", observedGeneration: meta.generation,
+                                                         lastTransitionTime: now, reason: reason, message: message), in: status.conditions ?? [])
+            if let blocked {
+                let conditionReason: String
+                switch blocked {
+                case .blocked: conditionReason = "ForeignImages"
+                default: conditionReason = "OwnershipUnknown"
+                }
+                status.conditions = Conditions.set(Condition(type: ConditionType.deletionBlocked, status: "True", observedGeneration: meta.generation,
+                                                             lastTransitionTime: now, reason: conditionReason, message: message),
+                                                   in: status.conditions ?? [])
+            }
+        }
     }
 }

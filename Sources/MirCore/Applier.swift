@@ -65,6 +65,8 @@ public struct Applier: Sendable {
             groups[repo, default: []].append(action)
         }
         let registry = self.registry
+        let context = RunContext(registry: registry, uris: uris, ownership: desired.ownership, prefix: desired.repositoryPrefix,
+                                 records: observed.buildRecords)
         _ = await boundedMap(order.map { groups[$0]! }, limit: concurrency) { actions in
             var failed: String? = nil
             for action in actions {
@@ -72,7 +74,7 @@ public struct Applier: Sendable {
                     log.record(action, .skipped("an earlier step on \(action.repository ?? "") failed: \(failed)"))
                     continue
                 }
-                let outcome = await Self.run(action, registry: registry, uris: uris)
+                let outcome = await Self.run(action, context)
                 if case .failed(let m) = outcome { failed = m }
                 log.record(action, outcome)
             }
@@ -152,24 +154,39 @@ public struct Applier: Sendable {
         }
     }
 
-    static func run(_ action: PlannedAction, registry: any ImageRegistry, uris: URIBook) async -> ActionOutcome {
+    /// What a repository action needs besides the registry.
+    struct RunContext: Sendable {
+        var registry: any ImageRegistry
+        var uris: URIBook
+        var ownership: OwnershipIdentity
+        var prefix: String
+        var records: [BuildRecord]
+    }
+
+    static func run(_ action: PlannedAction, _ context: RunContext) async -> ActionOutcome {
+        let registry = context.registry
+        let uris = context.uris
         do {
             switch action {
             case .createRepository(let repo, let image, let policy):
+                let tags = OwnershipTags.tags(image: image, deletionPolicy: policy, ownership: context.ownership)
                 do {
-                    let created = try await registry.createRepository(name: repo, tags: OwnershipTags.tags(image: image, deletionPolicy: policy))
+                    let created = try await registry.createRepository(name: repo, tags: tags, imageTagMutability: .immutable)
                     uris[repo] = created.uri
                     return .succeeded(detail: created.uri)
-                } catch let error as RegistryError where error.code == .accessDenied && error.message.contains("ecr:TagResource") {
+                } catch let error as RegistryError where error.code == .accessDenied && error.deniedAction == "ecr:TagResource" {
                     // Tag-on-create needs ecr:TagResource. Without it the repository can still be created, but mir
                     // can never prove it owns it, so it will never delete it.
-                    let created = try await registry.createRepository(name: repo, tags: [])
+                    let created = try await registry.createRepository(name: repo, tags: [], imageTagMutability: .immutable)
                     uris[repo] = created.uri
                     return .succeeded(detail: "\(created.uri); created WITHOUT ownership tags (ecr:TagResource denied): mir will never delete it")
+                } catch let error as RegistryError where error.code == .repositoryAlreadyExists {
+                    // First try or a retry after a lost answer: whose is it? Its tags decide before anything is done with it.
+                    return try await existingRepository(repo, context: context, error: error)
                 }
-            case .adoptRepository(let repo, let image, let policy):
+            case .adoptRepository(let repo, let image, let policy), .claimRepository(let repo, let image, let policy):
                 guard let arn = try await arnOf(repo, registry: registry) else { return .failed("repository \(repo) not found") }
-                try await registry.tagResource(arn: arn, tags: OwnershipTags.tags(image: image, deletionPolicy: policy))
+                try await registry.tagResource(arn: arn, tags: OwnershipTags.tags(image: image, deletionPolicy: policy, ownership: context.ownership))
                 return .succeeded(detail: nil)
             case .updateDeletionPolicy(let repo, _, let policy):
                 guard let arn = try await arnOf(repo, registry: registry) else { return .failed("repository \(repo) not found") }
@@ -179,15 +196,39 @@ public struct Applier: Sendable {
                 try await registry.putLifecyclePolicy(repositoryName: repo, policyText: LifecyclePolicyRules.text(for: policy))
                 return .succeeded(detail: nil)
             case .deleteRepository(let repo, let force):
-                _ = try await registry.deleteRepository(name: repo, force: force)
-                return .succeeded(detail: nil)
+                let image = String(repo.dropFirst(context.prefix.count))
+                let built = Set(context.records.filter { $0.image == image }.map(\.tag))
+                let outcome = try await RepositoryDeleter(registry: registry)
+                    .delete(repository: repo, ownership: context.ownership, builtTags: built, forceForeignImages: force)
+                switch outcome {
+                case .deleted, .alreadyGone: return .succeeded(detail: outcome.description)
+                case .retained, .notOwned: return .skipped(outcome.description)
+                case .ownershipUnknown, .blocked: return .failed("repository \(repo) \(outcome.description)")
+                }
             case .build:
                 return .skipped("not a repository action")
             }
-        } catch let error as RegistryError where error.code == .repositoryNotEmpty {
-            return .failed("\(error) (repositories holding images are deleted only with forceDeleteRepositories: true in the config)")
         } catch {
             return .failed(String(describing: error))
+        }
+    }
+
+    /// CreateRepository met an existing repository. It is taken as created only when it is this installation's and
+    /// owner's (an earlier attempt of this call, or this owner before); anything else is left alone: no lifecycle
+    /// policy is put on it and nothing is built into it.
+    static func existingRepository(_ repo: String, context: RunContext, error: RegistryError) async throws -> ActionOutcome {
+        guard let found = try await context.registry.describeRepositories(names: [repo], maxResults: nil, nextToken: nil).items.first else {
+            return .failed("\(error); and it could not be described")
+        }
+        let tags = try await context.registry.listTagsForResource(arn: found.arn)
+        switch ObservedRepository.ownership(of: tags, for: context.ownership) {
+        case .mine:
+            context.uris[repo] = found.uri
+            return .succeeded(detail: "\(found.uri) (it already existed, with this mir's ownership tags)")
+        case .foreign(let owner):
+            return .failed("repository \(repo) already exists and is not this mir's: \(owner); it is left alone (no lifecycle policy, no build)")
+        case .unclaimed, .unknown:
+            return .failed("repository \(repo) already exists without this mir's owner recorded; it is left alone in this pass (no lifecycle policy, no build)")
         }
     }
 

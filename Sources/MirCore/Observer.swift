@@ -43,40 +43,59 @@ public struct Observer: Sendable {
         let observedRepos: [ObservedRepository?] = try await boundedThrowingMap(pairs, limit: concurrency) { name, description in
             let hasSpec = wanted[name] != nil
             var repo = ObservedRepository(name: name, description: description)
-            if description == nil {
-                // Probing (listing denied): ListImages tells whether the repository exists.
-                do {
-                    repo.imageTags = .known(try await Self.allImageTags(registry, name))
-                } catch let e as RegistryError where e.code == .repositoryNotFound {
-                    return nil
-                }
-            }
-            // Tags are needed for ownership (repositories with a spec) and for deletion decisions (without one,
-            // and only when deletions are possible in this pass).
-            if let arn = description?.arn, hasSpec || isComplete {
-                do { repo.tags = .known(try await registry.listTagsForResource(arn: arn)) }
-                catch let e as RegistryError where e.code == .accessDenied {
-                    denied.note("ownership checks are off: ListTagsForResource was denied (\(e.message)); no repository is deleted or adopted")
-                }
-            }
-            guard hasSpec else { return repo }
             do {
-                let text = try await registry.getLifecyclePolicy(repositoryName: name)
-                repo.lifecyclePolicy = .known(JSONValue.parse(text) ?? .string(text))
-            } catch let e as RegistryError where e.code == .lifecyclePolicyNotFound {
-                repo.lifecyclePolicy = .known(nil)
-            } catch let e as RegistryError where e.code == .accessDenied {
-                denied.note("lifecycle policy drift detection is off: GetLifecyclePolicy was denied (\(e.message))")
+                return try await Self.observeRepository(&repo, registry: registry, hasSpec: hasSpec, isComplete: isComplete, denied: denied)
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch let error as RegistryError where error.code == .repositoryNotFound {
+                return nil  // deleted since it was listed: absent.
+            } catch {
+                // One repository's read failed after the adapter's retries: that image is skipped in this pass and
+                // nothing is deleted in it; the other repositories proceed.
+                repo.readFailure = String(describing: error)
+                return repo
             }
-            if case .unknown = repo.imageTags {
-                repo.imageTags = .known(try await Self.allImageTags(registry, name))
-            }
-            return repo
         }
         var repositories: [String: ObservedRepository] = [:]
         for repo in observedRepos.compactMap({ $0 }) { repositories[repo.name] = repo }
         return ObservedState(repositories: repositories, repositoriesListed: listed,
                              buildRecords: try await records.allRecords(), degradedCapabilities: denied.notes)
+    }
+
+    /// The reads about one repository; nil when it turned out not to exist (probing).
+    static func observeRepository(_ repo: inout ObservedRepository, registry: any ImageRegistry, hasSpec: Bool, isComplete: Bool,
+                                  denied: DeniedCapabilities) async throws -> ObservedRepository? {
+        let name = repo.name
+        let description = repo.description
+        if description == nil {
+            // Probing (listing denied): ListImages tells whether the repository exists.
+            do {
+                repo.imageTags = .known(try await Self.allImageTags(registry, name))
+            } catch let e as RegistryError where e.code == .repositoryNotFound {
+                return nil
+            }
+        }
+        // Tags are needed for ownership (repositories with a spec) and for deletion decisions (without one,
+        // and only when deletions are possible in this pass).
+        if let arn = description?.arn, hasSpec || isComplete {
+            do { repo.tags = .known(try await registry.listTagsForResource(arn: arn)) }
+            catch let e as RegistryError where e.code == .accessDenied {
+                denied.note("ownership checks are off: ListTagsForResource was denied (\(e.message)); no repository is deleted or adopted")
+            }
+        }
+        guard hasSpec else { return repo }
+        do {
+            let text = try await registry.getLifecyclePolicy(repositoryName: name)
+            repo.lifecyclePolicy = .known(JSONValue.parse(text) ?? .string(text))
+        } catch let e as RegistryError where e.code == .lifecyclePolicyNotFound {
+            repo.lifecyclePolicy = .known(nil)
+        } catch let e as RegistryError where e.code == .accessDenied {
+            denied.note("lifecycle policy drift detection is off: GetLifecyclePolicy was denied (\(e.message))")
+        }
+        if case .unknown = repo.imageTags {
+            repo.imageTags = .known(try await Self.allImageTags(registry, name))
+        }
+        return repo
     }
 
     func listAllRepositories() async throws -> [RepositoryDescription] {

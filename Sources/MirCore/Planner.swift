@@ -5,15 +5,19 @@ import MirBuild
 ///
 /// Safety rules (each tested):
 /// - nothing outside the prefix is ever acted on;
-/// - a repository is deleted only if it carries mir's ownership tag, its spec is gone, its recorded
-///   deletionPolicy is Delete, every spec loaded and repositories could be listed;
+/// - a repository of another installation or owner is foreign: reported, never changed, never deleted, unless
+///   adoption is asked for;
+/// - a repository is deleted only if it is this installation's, its spec is gone, its recorded deletionPolicy is
+///   Delete, every spec loaded, repositories could be listed and no read failed in the pass;
+/// - an empty desired state deletes nothing unless allowed; a pass that would delete more than
+///   `maxDeletionFraction` of the installation's repositories (and more than the cap) deletes nothing;
 /// - at most `maxDeletions` deletions per pass;
-/// - an existing repository without mir's tag is reported, never taken over unless adoption is asked for;
+/// - a read that failed for one repository skips that image only;
 /// - lifecycle policies are compared by meaning.
 public enum Planner {
     public static func plan(desired: DesiredState, observed: ObservedState, options: PlanOptions = PlanOptions()) -> Plan {
         var actions: [PlannedAction] = []
-        var warnings = observed.degradedCapabilities
+        var warnings = observed.degradedCapabilities.map(PlanWarning.capabilityOff)
         let prefix = desired.repositoryPrefix
 
         for image in desired.images where image.repositoryName.hasPrefix(prefix) {
@@ -22,18 +26,25 @@ public enum Planner {
             let desiredPolicy = LifecyclePolicyRules.normalized(image.lifecyclePolicy)
 
             if let repo {
-                switch repo.isOwned {
-                case false?:
+                if let failure = repo.readFailure {
+                    warnings.append(.readFailed(repository: repo.name, image: name, error: failure))
+                    continue
+                }
+                switch repo.ownership(for: desired.ownership) {
+                case .foreign(let owner):
                     guard options.adopt.contains(name) else {
-                        warnings.append("repository \(repo.name) exists but is not owned by mir (no tag \(OwnershipTags.managedByKey)=\(OwnershipTags.managedByValue)); image \(name) is not reconciled. Adopt it explicitly with --adopt \(name)")
+                        warnings.append(.foreignRepository(repository: repo.name, image: name, owner: owner))
                         continue
                     }
                     actions.append(.adoptRepository(repository: repo.name, image: name, deletionPolicy: image.image.spec.deletionPolicy))
-                case true?:
+                case .unclaimed:
+                    actions.append(.claimRepository(repository: repo.name, image: name, deletionPolicy: image.image.spec.deletionPolicy))
+                case .mine:
+                    // Only the owner reaches here: it alone may change the recorded deletion policy.
                     if repo.recordedDeletionPolicy != image.image.spec.deletionPolicy {
                         actions.append(.updateDeletionPolicy(repository: repo.name, image: name, policy: image.image.spec.deletionPolicy))
                     }
-                case nil:
+                case .unknown:
                     break // ownership cannot be read: carry on with non-destructive work only.
                 }
                 switch repo.lifecyclePolicy {
@@ -76,35 +87,49 @@ public enum Planner {
                          platformVersion: desired.platformVersion)
     }
 
-    static func plannedDeletions(desired: DesiredState, observed: ObservedState, options: PlanOptions) -> ([PlannedAction], [String]) {
+    static func plannedDeletions(desired: DesiredState, observed: ObservedState, options: PlanOptions) -> ([PlannedAction], [PlanWarning]) {
         let wanted = Set(desired.images.map(\.repositoryName))
-        let orphans = observed.repositories.values
-            .filter { $0.name.hasPrefix(desired.repositoryPrefix) && !wanted.contains($0.name) }
-            .sorted { $0.name < $1.name }
-        guard !orphans.isEmpty else { return ([], []) }
+        let underPrefix = observed.repositories.values.filter { $0.name.hasPrefix(desired.repositoryPrefix) }
+        let orphans = underPrefix.filter { !wanted.contains($0.name) }.sorted { $0.name < $1.name }
+        var warnings: [PlanWarning] = orphans.compactMap { repo in
+            repo.readFailure.map { PlanWarning.readFailed(repository: repo.name, image: nil, error: $0) }
+        }
+        guard !orphans.isEmpty else { return ([], warnings) }
         if !desired.isComplete {
-            return ([], ["some specs failed to load: no repository is deleted in this pass"])
+            return ([], warnings + [.incompleteDesiredState])
         }
         if !observed.repositoriesListed {
-            return ([], ["repositories could not be listed: garbage collection is off in this pass"])
+            return ([], warnings + [.repositoriesNotListed])
         }
-        var warnings: [String] = []
+        let failedReads = underPrefix.filter { $0.readFailure != nil }.count
+        if failedReads > 0 {
+            return ([], warnings + [.deletionsOffAfterReadFailures(count: failedReads)])
+        }
         var candidates: [String] = []
         for repo in orphans {
-            switch repo.isOwned {
-            case true?:
+            switch repo.ownership(for: desired.ownership) {
+            case .mine, .unclaimed:
                 if repo.recordedDeletionPolicy == .delete {
                     candidates.append(repo.name)
                 }
-            case nil:
-                warnings.append("repository \(repo.name) has no spec, but its ownership tags could not be read: not deleted")
-            case false?:
-                break // not mir's: never touched, not even reported as a candidate.
+            case .unknown:
+                warnings.append(.ownershipUnreadable(repository: repo.name))
+            case .foreign:
+                break // another installation's or owner's: never touched, not even reported as a candidate.
             }
         }
+        guard !candidates.isEmpty else { return ([], warnings) }
+        if desired.images.isEmpty && !options.allowEmpty {
+            return ([], warnings + [.emptyDesiredState(wouldDelete: candidates)])
+        }
+        let owned = underPrefix.filter { $0.ownership(for: desired.ownership).isOwnedByThisInstallation }.count
+        let limit = max(options.maxDeletions, Int((Double(owned) * options.maxDeletionFraction).rounded(.down)))
+        if candidates.count > limit {
+            return ([], warnings + [.tooManyDeletions(wouldDelete: candidates, owned: owned, limit: limit)])
+        }
         if candidates.count > options.maxDeletions {
-            let held = candidates.dropFirst(options.maxDeletions)
-            warnings.append("\(held.count) deletion(s) held back by the cap of \(options.maxDeletions) per pass (raise it with --max-deletions): \(held.joined(separator: ", "))")
+            let held = Array(candidates.dropFirst(options.maxDeletions))
+            warnings.append(.deletionsHeldBack(repositories: held, cap: options.maxDeletions))
             candidates = Array(candidates.prefix(options.maxDeletions))
         }
         return (candidates.map { .deleteRepository(repository: $0, force: options.forceDelete) }, warnings)

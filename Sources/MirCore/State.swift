@@ -2,19 +2,93 @@ import MirModel
 import MirRegistry
 import MirBuild
 
-/// The tags mir puts on every repository it creates. Ownership is proven only by these tags.
+/// The tags mir puts on every repository it creates. Ownership is proven only by these tags: mir's mark, the
+/// installation, and the desired-state source that owns the repository within it.
 public enum OwnershipTags {
     public static let managedByKey = "mir.dev/managed-by"
     public static let managedByValue = "mir"
+    public static let installationKey = "mir.dev/installation"
+    public static let ownerKey = "mir.dev/owner"
     public static let imageKey = "mir.dev/image"
     public static let deletionPolicyKey = "mir.dev/deletion-policy"
 
-    public static func tags(image: String, deletionPolicy: DeletionPolicy) -> [ResourceTag] {
+    public static func tags(image: String, deletionPolicy: DeletionPolicy, ownership: OwnershipIdentity) -> [ResourceTag] {
         [
             ResourceTag(key: managedByKey, value: managedByValue),
+            ResourceTag(key: installationKey, value: ownership.installation),
+            ResourceTag(key: ownerKey, value: ownership.owner),
             ResourceTag(key: imageKey, value: image),
             ResourceTag(key: deletionPolicyKey, value: deletionPolicy.rawValue),
         ]
+    }
+}
+
+/// Who this mir is: the installation (config `installation`, default the repository prefix) and the desired-state
+/// source that owns what it creates: `files` for `mir apply` and `mir run --source files:`, the ManagedImage's UID in
+/// cluster mode. A repository of another installation or owner is foreign: reported, never changed or deleted.
+public struct OwnershipIdentity: Sendable, Hashable {
+    public var installation: String
+    public var owner: String
+    /// Whether repositories tagged only `mir.dev/managed-by=mir` (made before installations were recorded) count as
+    /// this installation's: true for the default installation (no `installation` in the config).
+    public var claimsLegacy: Bool
+
+    public init(installation: String, owner: String, claimsLegacy: Bool) {
+        self.installation = installation
+        self.owner = owner
+        self.claimsLegacy = claimsLegacy
+    }
+
+    /// The owner recorded by the file source (`mir apply`, `mir run --source files:`).
+    public static let filesOwner = "files"
+
+    /// The owner recorded for a ManagedImage (cluster mode).
+    public static func managedImageOwner(uid: String) -> String { "managedimage/\(uid)" }
+
+    /// The file source's identity under `config`.
+    public static func files(_ config: MirConfig) -> OwnershipIdentity {
+        OwnershipIdentity(installation: config.installationID, owner: filesOwner, claimsLegacy: config.installation == nil)
+    }
+
+    /// A ManagedImage's identity under `config`.
+    public static func managedImage(uid: String, config: MirConfig) -> OwnershipIdentity {
+        OwnershipIdentity(installation: config.installationID, owner: managedImageOwner(uid: uid), claimsLegacy: config.installation == nil)
+    }
+}
+
+/// Whose a repository is, seen from one `OwnershipIdentity`.
+public enum RepositoryOwnership: Sendable, Hashable {
+    /// This installation and this owner.
+    case mine
+    /// This installation's, with no owner recorded (or mir's from before installations were recorded, for the
+    /// default installation): the source that has its spec records itself as the owner (a migration).
+    case unclaimed
+    /// Someone else's: reported, never changed, never deleted (unless adopted explicitly).
+    case foreign(ForeignOwner)
+    /// Its tags could not be read.
+    case unknown
+
+    /// Whether this identity may change or delete the repository.
+    public var isOwnedByThisInstallation: Bool { self == .mine || self == .unclaimed }
+}
+
+/// Why a repository is foreign.
+public enum ForeignOwner: Sendable, Hashable, CustomStringConvertible {
+    /// No `mir.dev/managed-by=mir`.
+    case notManagedByMir
+    /// Another installation's (`mir.dev/installation`); nil: mir's from before installations were recorded, which
+    /// only the default installation claims.
+    case otherInstallation(String?)
+    /// This installation's, but owned by another desired-state source (`mir.dev/owner`).
+    case otherOwner(String)
+
+    public var description: String {
+        switch self {
+        case .notManagedByMir: "it is not managed by mir (no tag \(OwnershipTags.managedByKey)=\(OwnershipTags.managedByValue))"
+        case .otherInstallation(let id?): "it belongs to mir installation \"\(id)\""
+        case .otherInstallation(nil): "it was created by a mir that did not record its installation, and only the default installation claims those"
+        case .otherOwner(let owner): "it is owned by \(owner)"
+        }
     }
 }
 
@@ -25,12 +99,17 @@ public struct DesiredState: Sendable {
     public var isComplete: Bool
     public var repositoryPrefix: String
     public var platformVersion: String
+    /// Who creates and owns the repositories of these images.
+    public var ownership: OwnershipIdentity
 
-    public init(images: [ResolvedImage], isComplete: Bool, repositoryPrefix: String, platformVersion: String) {
+    /// `ownership` nil: the file source of the default installation (installation id = the prefix).
+    public init(images: [ResolvedImage], isComplete: Bool, repositoryPrefix: String, platformVersion: String,
+                ownership: OwnershipIdentity? = nil) {
         self.images = images
         self.isComplete = isComplete
         self.repositoryPrefix = repositoryPrefix
         self.platformVersion = platformVersion
+        self.ownership = ownership ?? OwnershipIdentity(installation: repositoryPrefix, owner: OwnershipIdentity.filesOwner, claimsLegacy: true)
     }
 
     public func image(named name: String) -> ResolvedImage? { images.first { $0.name == name } }
@@ -52,20 +131,44 @@ public struct ObservedRepository: Sendable, Hashable {
     /// nil inside `.known` means no lifecycle policy is set.
     public var lifecyclePolicy: Observation<JSONValue?>
     public var imageTags: Observation<Set<String>>
+    /// A read about this repository failed (after the adapter's retries): its image is skipped in this pass, and
+    /// nothing is deleted in this pass.
+    public var readFailure: String?
 
     public init(name: String, description: RepositoryDescription?, tags: Observation<[ResourceTag]> = .unknown,
-                lifecyclePolicy: Observation<JSONValue?> = .unknown, imageTags: Observation<Set<String>> = .unknown) {
+                lifecyclePolicy: Observation<JSONValue?> = .unknown, imageTags: Observation<Set<String>> = .unknown,
+                readFailure: String? = nil) {
         self.name = name
         self.description = description
         self.tags = tags
         self.lifecyclePolicy = lifecyclePolicy
         self.imageTags = imageTags
+        self.readFailure = readFailure
     }
 
-    /// true: carries mir's ownership tag; false: proven not mir's; nil: tags could not be read.
+    /// true: carries mir's mark (`mir.dev/managed-by=mir`, any installation); false: proven not mir's; nil: tags
+    /// could not be read. Whether it is *this* mir's is `ownership(for:)`.
     public var isOwned: Bool? {
         guard case .known(let tags) = tags else { return nil }
         return tags.contains { $0.key == OwnershipTags.managedByKey && $0.value == OwnershipTags.managedByValue }
+    }
+
+    /// Whose the repository is, seen from `identity`.
+    public func ownership(for identity: OwnershipIdentity) -> RepositoryOwnership {
+        guard case .known(let tags) = tags else { return .unknown }
+        return Self.ownership(of: tags, for: identity)
+    }
+
+    /// Whose a repository with these tags is, seen from `identity`.
+    public static func ownership(of tags: [ResourceTag], for identity: OwnershipIdentity) -> RepositoryOwnership {
+        func value(_ key: String) -> String? { tags.first { $0.key == key }?.value }
+        guard value(OwnershipTags.managedByKey) == OwnershipTags.managedByValue else { return .foreign(.notManagedByMir) }
+        guard let installation = value(OwnershipTags.installationKey) else {
+            return identity.claimsLegacy ? .unclaimed : .foreign(.otherInstallation(nil))
+        }
+        guard installation == identity.installation else { return .foreign(.otherInstallation(installation)) }
+        guard let owner = value(OwnershipTags.ownerKey) else { return .unclaimed }
+        return owner == identity.owner ? .mine : .foreign(.otherOwner(owner))
     }
 
     /// The deletion policy recorded on the repository; nil when unknown or absent (treated as Retain).

@@ -9,6 +9,8 @@ public enum ImagePhase: String, Sendable, Hashable, Codable, CaseIterable {
     case ready = "Ready"
     case failed = "Failed"
     case outdated = "Outdated"
+    /// Being deleted, or its deletion is blocked (the image is going away: not Ready).
+    case deleting = "Deleting"
 }
 
 /// What `mir images` shows for one image.

@@ -38,21 +38,21 @@ public final class ECRRegistry: ImageRegistry, Sendable {
         return Page(items: (output.repositories ?? []).map(Self.repository), nextToken: output.nextToken)
     }
 
-    public func createRepository(name: String, tags: [ResourceTag]) async throws -> RepositoryDescription {
-        let input = CreateRepositoryInput(repositoryName: name, tags: tags.isEmpty ? nil : tags.map(Self.wire))
+    public func createRepository(name: String, tags: [ResourceTag], imageTagMutability: ImageTagMutability) async throws -> RepositoryDescription {
+        let input = CreateRepositoryInput(repositoryName: name, tags: tags.isEmpty ? nil : tags.map(Self.wire),
+                                          imageTagMutability: imageTagMutability.rawValue)
         let output: RepositoryOutput
         do {
             output = try await client.call("CreateRepository", input, as: RepositoryOutput.self)
         } catch {
             // A retry after an ambiguous failure (timeout, reset, 5xx) can meet the repository the earlier attempt
-            // created: that is success, not a conflict.
-            if case .service(let serviceError, _, let attempts) = error, attempts > 1,
-               serviceError.code == RegistryError.Code.repositoryAlreadyExists.rawValue,
-               let existing = try? await describeRepositories(names: [name], maxResults: nil, nextToken: nil).items.first {
-                logger.debug("ECR: CreateRepository retry found the repository an earlier attempt created", metadata: ["repository": "\(name)"])
-                return existing
+            // created — or one someone else created in between. Both are RepositoryAlreadyExists here: the caller
+            // reads the repository's tags before doing anything with it.
+            var mapped = Self.registryError(error)
+            if case .service(_, _, let attempts) = error, attempts > 1, mapped.code == .repositoryAlreadyExists {
+                mapped.message += " (an earlier attempt of this call may have created it)"
             }
-            throw Self.registryError(error)
+            throw mapped
         }
         let now = clock.now()
         recentlyCreated.withLock { map in
@@ -217,7 +217,8 @@ public final class ECRRegistry: ImageRegistry, Sendable {
         case .service(let serviceError, let operation, let attempts):
             let code = serviceError.code
             if ECRAuthErrorCodes.accessDenied.contains(code) || (serviceError.httpStatus == 403 && Int(code) != nil) {
-                return RegistryError(.accessDenied, operation: operation, message: "not authorized to perform ecr:\(operation)")
+                let action = deniedAction(in: serviceError.message) ?? "ecr:\(operation)"
+                return RegistryError(.accessDenied, operation: operation, message: "not authorized to perform \(action)", deniedAction: action)
             }
             if ECRAuthErrorCodes.signature.contains(code) {
                 return RegistryError(.init(code), operation: operation,
@@ -248,11 +249,22 @@ public final class ECRRegistry: ImageRegistry, Sendable {
         }
     }
 
+    /// The IAM action named in an AccessDenied message ("… is not authorized to perform: ecr:TagResource on …"):
+    /// CreateRepository with tags is denied for `ecr:TagResource`, not for `ecr:CreateRepository`.
+    static func deniedAction(in message: String) -> String? {
+        guard let range = message.range(of: "perform") else { return nil }
+        let rest = message[range.upperBound...].drop { $0 == ":" || $0 == " " }
+        guard rest.hasPrefix("ecr:") else { return nil }
+        let action = rest.prefix { $0.isLetter || $0.isNumber || $0 == ":" }
+        return action.count > 4 ? String(action) : nil
+    }
+
     // MARK: - Shapes
 
     static func repository(_ wire: WireRepository) -> RepositoryDescription {
         RepositoryDescription(name: wire.repositoryName, arn: wire.repositoryArn, uri: wire.repositoryUri,
-                              registryId: wire.registryId, createdAt: wire.createdAt?.date ?? Date(timeIntervalSince1970: 0))
+                              registryId: wire.registryId, createdAt: wire.createdAt?.date ?? Date(timeIntervalSince1970: 0),
+                              imageTagMutability: wire.imageTagMutability.flatMap(ImageTagMutability.init(rawValue:)))
     }
 
     static func wire(_ tag: ResourceTag) -> WireTag { WireTag(Key: tag.key, Value: tag.value) }

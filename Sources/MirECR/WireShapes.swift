@@ -19,6 +19,7 @@ struct WireRepository: Decodable, Sendable {
     var repositoryName: String
     var repositoryUri: String
     var createdAt: WireTimestamp?
+    var imageTagMutability: String?
 }
 
 struct WireImageDetail: Decodable, Sendable {
@@ -75,6 +76,7 @@ struct DescribeRepositoriesOutput: Decodable, Sendable {
 struct CreateRepositoryInput: Encodable, Sendable {
     var repositoryName: String
     var tags: [WireTag]?
+    var imageTagMutability: String?
 }
 
 struct RepositoryOutput: Decodable, Sendable {

@@ -82,7 +82,7 @@ public final class LocalRegistry: ImageRegistry {
         }
     }
 
-    public func createRepository(name: String, tags: [ResourceTag]) async throws -> RepositoryDescription {
+    public func createRepository(name: String, tags: [ResourceTag], imageTagMutability: ImageTagMutability) async throws -> RepositoryDescription {
         let op = "CreateRepository"
         try checkRepositoryName(op, name)
         let merged = try mergeTags(op, adding: tags, to: [])
@@ -96,7 +96,7 @@ public final class LocalRegistry: ImageRegistry {
                                     message: "The maximum number of repositories (\(repositoryQuota)) has been reached in the registry with id '\(accountId)'")
             }
             let record = RepositoryRecord(seq: state.nextSeq, name: name, createdAt: Date(), tags: merged,
-                                          lifecyclePolicyText: nil, images: [], nextImageSeq: 1)
+                                          lifecyclePolicyText: nil, images: [], nextImageSeq: 1, imageTagMutability: imageTagMutability)
             return (describe(record), .put(record))
         }
     }
@@ -249,6 +249,11 @@ public final class LocalRegistry: ImageRegistry {
                 throw RegistryError(.imageAlreadyExists, operation: op,
                                     message: "Image with digest '\(digest)' and tag '\(tag)' already exists in the repository with name '\(repositoryName)' in registry with id '\(accountId)'")
             }
+            if record.imageTagMutability == .immutable,
+               record.images.contains(where: { $0.digest != digest && $0.tags.contains(tag) }) {
+                throw RegistryError(.imageTagAlreadyExists, operation: op,
+                                    message: "The image tag '\(tag)' already exists in the '\(repositoryName)' repository and cannot be overwritten because the repository is immutable.")
+            }
             if !record.images.contains(where: { $0.digest == digest }) {
                 guard record.images.count < imagesPerRepositoryQuota else {
                     throw RegistryError(.limitExceeded, operation: op,
@@ -320,7 +325,8 @@ public final class LocalRegistry: ImageRegistry {
     private func describe(_ record: RepositoryRecord) -> RepositoryDescription {
         RepositoryDescription(name: record.name, arn: arn(of: record.name),
                               uri: "\(accountId).dkr.ecr.\(region).localhost/\(record.name)",
-                              registryId: accountId, createdAt: record.createdAt)
+                              registryId: accountId, createdAt: record.createdAt,
+                              imageTagMutability: record.imageTagMutability ?? .mutable)
     }
 
     /// `arn:aws:ecr:<region>:<accountId>:repository/<name>`.

@@ -25,6 +25,8 @@ struct RepositoryRecord: Codable, Sendable, Hashable {
     /// By `seq`.
     var images: [ImageRecord]
     var nextImageSeq: Int
+    /// nil in registries written before mutability was recorded: MUTABLE, ECR's default.
+    var imageTagMutability: ImageTagMutability? = nil
 }
 
 /// One line of the journal: a whole repository record written, or a repository removed.

@@ -15,9 +15,21 @@ public struct MirConfig: Sendable, Hashable, Codable {
     /// Lifecycle policy put on every repository whose spec sets none. Valid by ECR's rules.
     public var defaultLifecyclePolicy: JSONValue
     public var maxConcurrentBuilds: Int
-    /// Whether DeleteRepository may use `force` (delete a repository that still holds images).
+    /// Whether DeleteRepository may use `force` (delete a repository that still holds images mir did not build).
     public var forceDeleteRepositories: Bool
     public var builder: BuilderSettings
+    /// The installation this mir belongs to, recorded on every repository it creates (`mir.dev/installation`).
+    /// nil: the default installation, whose id is the repository prefix (see `installationID`).
+    public var installation: String?
+    /// Whether an empty desired state may delete repositories (Argo CD's `allowEmpty`). Off: an empty specs
+    /// directory deletes nothing.
+    public var allowEmpty: Bool
+    /// A pass that would delete more than this fraction of the repositories this installation owns (and more than
+    /// the per-pass cap) deletes nothing.
+    public var maxDeletionFraction: Double
+
+    /// The installation id recorded on repositories: `installation`, or the repository prefix.
+    public var installationID: String { installation ?? repositoryPrefix }
 
     public init(
         repositoryPrefix: String = "mir/",
@@ -27,8 +39,14 @@ public struct MirConfig: Sendable, Hashable, Codable {
         defaultLifecyclePolicy: JSONValue = MirConfig.defaultLifecyclePolicy,
         maxConcurrentBuilds: Int = 4,
         forceDeleteRepositories: Bool = false,
-        builder: BuilderSettings = BuilderSettings()
+        builder: BuilderSettings = BuilderSettings(),
+        installation: String? = nil,
+        allowEmpty: Bool = false,
+        maxDeletionFraction: Double = 0.1
     ) {
+        self.installation = installation
+        self.allowEmpty = allowEmpty
+        self.maxDeletionFraction = maxDeletionFraction
         self.repositoryPrefix = repositoryPrefix
         self.platformVersion = platformVersion
         self.baseImages = baseImages

@@ -148,7 +148,11 @@ public enum SpecGrammar {
     /// A repository prefix: empty, or lowercase characters such that `prefix + name` is a valid ECR
     /// repository name for every valid ManagedImage name.
     public static func repositoryPrefixProblem(_ prefix: String) -> String? {
-        if prefix.isEmpty { return nil }
+        // An empty prefix would put every repository of the registry in mir's reach.
+        if prefix.isEmpty { return "repositoryPrefix must not be empty: mir acts only on repositories under it (e.g. \"mir/\")" }
+        if !prefix.hasSuffix("/") {
+            return "repositoryPrefix \(quoted(prefix)) must end with '/': otherwise \(quoted(prefix + "x")) and \(quoted(prefix + "-team/x")) would both be under it"
+        }
         if let bad = firstForbiddenCharacter(in: prefix, allowed: { isLowerAlnum($0) || "._-/".unicodeScalars.contains($0) }) {
             return "repositoryPrefix \(quoted(prefix)) contains \(bad)"
         }
@@ -343,6 +347,17 @@ public enum SpecGrammar {
         guard let first = s.first, let last = s.last, isAlnum(first), isAlnum(last), s.count <= 63 else {
             return "platformVersion \(quoted(version)) must start and end with a letter or digit and have at most 63 characters"
         }
+        return nil
+    }
+
+    /// An installation id: recorded as an ECR tag value (`mir.dev/installation`), so 1–128 characters from ECR's tag
+    /// alphabet without spaces: letters, digits and `+ - = . _ : / @`.
+    public static func installationProblem(_ id: String) -> String? {
+        if id.isEmpty { return "installation must not be empty" }
+        if let bad = firstForbiddenCharacter(in: id, allowed: { isAlnum($0) || "+-=._:/@".unicodeScalars.contains($0) }) {
+            return "installation \(quoted(id)) contains \(bad) (allowed: letters, digits and + - = . _ : / @)"
+        }
+        if id.unicodeScalars.count > 128 { return "installation \(quoted(id)) is too long (at most 128 characters)" }
         return nil
     }
 

@@ -9,8 +9,10 @@ public protocol ImageRegistry: Sendable {
 
     /// DescribeRepositories. `names` (1–100) cannot be combined with `maxResults`/`nextToken` (1–1000).
     func describeRepositories(names: [String]?, maxResults: Int?, nextToken: String?) async throws -> Page<RepositoryDescription>
-    /// CreateRepository with tags (≤ 50). RepositoryAlreadyExistsException when it exists.
-    func createRepository(name: String, tags: [ResourceTag]) async throws -> RepositoryDescription
+    /// CreateRepository with tags (≤ 50) and a tag mutability setting. RepositoryAlreadyExistsException when it
+    /// exists — also when a retry meets the repository an earlier attempt created: the caller reads its tags to
+    /// tell its own repository from someone else's.
+    func createRepository(name: String, tags: [ResourceTag], imageTagMutability: ImageTagMutability) async throws -> RepositoryDescription
     /// DeleteRepository. Without `force`, RepositoryNotEmptyException when it holds images.
     func deleteRepository(name: String, force: Bool) async throws -> RepositoryDescription
     /// GetLifecyclePolicy. LifecyclePolicyNotFoundException when none is set.
@@ -29,6 +31,20 @@ public protocol ImageRegistry: Sendable {
     func listTagsForResource(arn: String) async throws -> [ResourceTag]
     /// TagResource on a repository ARN (overwrites existing keys; ≤ 50 tags in all).
     func tagResource(arn: String, tags: [ResourceTag]) async throws
+}
+
+extension ImageRegistry {
+    /// CreateRepository with ECR's default tag mutability (MUTABLE).
+    public func createRepository(name: String, tags: [ResourceTag]) async throws -> RepositoryDescription {
+        try await createRepository(name: name, tags: tags, imageTagMutability: .mutable)
+    }
+}
+
+/// ECR's `imageTagMutability`. mir creates its repositories IMMUTABLE: its tags are content addresses and must never
+/// be moved to another image.
+public enum ImageTagMutability: String, Sendable, Hashable, Codable {
+    case mutable = "MUTABLE"
+    case immutable = "IMMUTABLE"
 }
 
 public struct Page<Item: Sendable>: Sendable {
@@ -50,13 +66,16 @@ public struct RepositoryDescription: Sendable, Hashable, Codable {
     public var uri: String
     public var registryId: String
     public var createdAt: Date
+    /// nil when the adapter did not say.
+    public var imageTagMutability: ImageTagMutability?
 
-    public init(name: String, arn: String, uri: String, registryId: String, createdAt: Date) {
+    public init(name: String, arn: String, uri: String, registryId: String, createdAt: Date, imageTagMutability: ImageTagMutability? = nil) {
         self.name = name
         self.arn = arn
         self.uri = uri
         self.registryId = registryId
         self.createdAt = createdAt
+        self.imageTagMutability = imageTagMutability
     }
 }
 

@@ -4,11 +4,15 @@ public struct RegistryError: Error, Sendable, Hashable, CustomStringConvertible 
     public var operation: String
     public var code: Code
     public var message: String
+    /// For `.accessDenied`: the IAM action that was denied (e.g. `ecr:TagResource` when CreateRepository with tags
+    /// needs it), as the adapter decoded it; nil when unknown.
+    public var deniedAction: String?
 
-    public init(_ code: Code, operation: String, message: String) {
+    public init(_ code: Code, operation: String, message: String, deniedAction: String? = nil) {
         self.code = code
         self.operation = operation
         self.message = message
+        self.deniedAction = deniedAction
     }
 
     public var description: String { "\(operation): \(code.rawValue): \(message)" }

@@ -42,7 +42,8 @@ struct ConfigReader {
     var sink: DocumentSink { reader.sink }
 
     static let fields = ["repositoryPrefix", "platformVersion", "baseImages", "allowExternalBaseImages", "defaultLifecyclePolicy",
-                         "maxConcurrentBuilds", "forceDeleteRepositories", "builder"]
+                         "maxConcurrentBuilds", "forceDeleteRepositories", "builder", "installation", "allowEmpty",
+                         "maxDeletionFraction"]
     static let builderFields = ["kanikoImage", "buildNamespace", "serviceAccountName", "activeDeadlineSeconds", "backoffLimit",
                                 "ttlSecondsAfterFinished", "simulateDelaySeconds", "engine"]
 
@@ -71,6 +72,11 @@ struct ConfigReader {
         if let entry = fields["maxConcurrentBuilds"], let value = reader.int(entry, range: 1...100) { config.maxConcurrentBuilds = value }
         if let entry = fields["forceDeleteRepositories"], let value = reader.bool(entry) { config.forceDeleteRepositories = value }
         if let entry = fields["builder"] { config.builder = readBuilder(entry) }
+        if let entry = fields["installation"], let id = reader.string(entry) {
+            if let problem = SpecGrammar.installationProblem(id) { sink.error(problem, at: entry.value, field: entry.path) } else { config.installation = id }
+        }
+        if let entry = fields["allowEmpty"], let value = reader.bool(entry) { config.allowEmpty = value }
+        if let entry = fields["maxDeletionFraction"], let value = reader.number(entry, range: 0...1) { config.maxDeletionFraction = value }
         return config
     }
 

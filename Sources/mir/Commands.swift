@@ -67,8 +67,12 @@ struct PlanningOptions: ParsableArguments {
     @Flag(name: .customLong("retry-failed"), help: "Build again a tag whose last build failed.")
     var retryFailed = false
 
+    @Flag(name: .customLong("allow-empty"), help: "Let an empty desired state delete repositories (config allowEmpty).")
+    var allowEmpty = false
+
     func planOptions(config: MirConfig) -> PlanOptions {
-        PlanOptions(maxDeletions: maxDeletions, adopt: Set(adopt), forceDelete: config.forceDeleteRepositories, retryFailedBuilds: retryFailed)
+        PlanOptions(maxDeletions: maxDeletions, adopt: Set(adopt), forceDelete: config.forceDeleteRepositories, retryFailedBuilds: retryFailed,
+                    allowEmpty: allowEmpty || config.allowEmpty, maxDeletionFraction: config.maxDeletionFraction)
     }
 
     func validate() throws {
@@ -110,8 +114,11 @@ struct Apply: AsyncParsableCommand {
             if simulated {
                 print("\nNote: the simulate builder is a SIMULATION: images it records are not real builds.")
             }
+            // A repository that could not be read was skipped: the pass did not converge (exit 1), though the rest applied.
+            let unread = plan.warnings.contains { if case .readFailed = $0 { return true }; return false }
             guard !plan.isEmpty else {
                 if stats { printStats(session.opened.registry.counter) }
+                if unread { throw ExitCode(1) }
                 return
             }
             if !yes {
@@ -141,7 +148,7 @@ struct Apply: AsyncParsableCommand {
             let failures = report.failures
             print("\nApply complete: \(report.succeededCount) of \(plan.actions.count) action(s) done, \(failures.count) failed.")
             if stats { printStats(session.opened.registry.counter) }
-            if !failures.isEmpty { throw ExitCode(1) }
+            if !failures.isEmpty || unread { throw ExitCode(1) }
     }
 
     func printStats(_ counter: CallCounter) {

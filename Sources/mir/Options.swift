@@ -137,7 +137,8 @@ func desiredState(specs: [String], config: MirConfig) throws -> DesiredState {
         throw CLIError.failed("\(loaded.errors.count) error(s) in specs; nothing was changed")
     }
     let resolved = try DesiredStateResolver.resolve(loaded.images, config: config)
-    return DesiredState(images: resolved, isComplete: true, repositoryPrefix: config.repositoryPrefix, platformVersion: config.platformVersion)
+    return DesiredState(images: resolved, isComplete: true, repositoryPrefix: config.repositoryPrefix, platformVersion: config.platformVersion,
+                        ownership: .files(config))
 }
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {

@@ -17,6 +17,7 @@ enum PlanOutput {
         switch a {
         case .createRepository(let r, _, let p): return "create repository \(r) (deletionPolicy \(p.rawValue))"
         case .adoptRepository(let r, let i, _): return "adopt repository \(r) for image \(i) (adds mir's ownership tags)"
+        case .claimRepository(let r, let i, _): return "record this installation and owner on repository \(r) for image \(i) (made before mir recorded them)"
         case .updateDeletionPolicy(let r, _, let p): return "record deletionPolicy \(p.rawValue) on repository \(r)"
         case .putLifecyclePolicy(let r, _, _, let why): return "put lifecycle policy on \(r) (\(why.rawValue))"
         case .build(let i, let t, let why): return "build \(i):\(t) (\(why.rawValue))"
@@ -37,7 +38,7 @@ enum PlanOutput {
         }
         if !plan.warnings.isEmpty {
             out += "\nWarnings:\n"
-            for w in plan.warnings { out += "  ! \(w)\n" }
+            for w in plan.warnings { out += "  ! \(w.description)\n" }
         }
         out += "\n\(plan.summary)\n"
         return out
@@ -46,7 +47,7 @@ enum PlanOutput {
     static func json(_ plan: Plan) -> JSONValue {
         .object([
             "actions": .array(plan.actions.map(json)),
-            "warnings": .array(plan.warnings.map { .string($0) }),
+            "warnings": .array(plan.warnings.map { .string($0.description) }),
             "summary": .object([
                 "create": .number(Double(plan.count(.create))),
                 "update": .number(Double(plan.count(.update))),
@@ -63,6 +64,8 @@ enum PlanOutput {
             o["type"] = .string("createRepository"); o["repository"] = .string(r); o["image"] = .string(i); o["deletionPolicy"] = .string(p.rawValue)
         case .adoptRepository(let r, let i, _):
             o["type"] = .string("adoptRepository"); o["repository"] = .string(r); o["image"] = .string(i)
+        case .claimRepository(let r, let i, _):
+            o["type"] = .string("claimRepository"); o["repository"] = .string(r); o["image"] = .string(i)
         case .updateDeletionPolicy(let r, let i, let p):
             o["type"] = .string("updateDeletionPolicy"); o["repository"] = .string(r); o["image"] = .string(i); o["deletionPolicy"] = .string(p.rawValue)
         case .putLifecyclePolicy(let r, let i, let policy, let why):

@@ -36,6 +36,9 @@ struct Run: AsyncParsableCommand {
     @Option(name: .long, help: "With --source files: seconds between passes when nothing changed.")
     var interval: Int = 60
 
+    @Flag(name: .customLong("allow-empty"), help: "With --source files: let an empty directory delete repositories (config allowEmpty).")
+    var allowEmpty = false
+
     @Flag(name: .customLong("leader-elect"), inversion: .prefixedNo, help: "Leader election through a Lease (only the leader writes).")
     var leaderElect = true
 
@@ -88,7 +91,8 @@ struct Run: AsyncParsableCommand {
             // Metrics and logging backends come first: anything created before would not be exported.
             Telemetry.bootstrapLogging(format: logFormat.format)
             let metrics = Telemetry.bootstrap()
-            let config = try common.loadConfig()
+            var config = try common.loadConfig()
+            if allowEmpty { config.allowEmpty = true }
             let opened = try await common.openRegistry()
             defer { Task { await opened.close() } }
             let logger = Logger(label: "mir")

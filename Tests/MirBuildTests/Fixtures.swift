@@ -88,7 +88,7 @@ final class FakeRegistry: ImageRegistry {
     }
 
     func describeRepositories(names: [String]?, maxResults: Int?, nextToken: String?) async throws -> Page<RepositoryDescription> { throw unused() }
-    func createRepository(name: String, tags: [ResourceTag]) async throws -> RepositoryDescription { throw unused() }
+    func createRepository(name: String, tags: [ResourceTag], imageTagMutability: ImageTagMutability) async throws -> RepositoryDescription { throw unused() }
     func deleteRepository(name: String, force: Bool) async throws -> RepositoryDescription { throw unused() }
     func getLifecyclePolicy(repositoryName: String) async throws -> String { throw unused() }
     func putLifecyclePolicy(repositoryName: String, policyText: String) async throws { throw unused() }

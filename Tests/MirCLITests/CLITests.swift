@@ -102,16 +102,41 @@ import MirLocalRegistry
         #expect(names.isSuperset(of: ["mir/nlp", "mir/stranger", "other/geo", "mir/ml-base"]))
     }
 
-    @Test func aNonEmptyRepositoryBlocksDeletionVisibly() async throws {
+    @Test func aRemovedSpecDeletesItsRepositoryWithTheImagesMirBuiltWithoutForce() async throws {
         let dir = try examplesDir()
         #expect(try await mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes"], dir).status == 0)
         try FileManager.default.removeItem(atPath: dir.path("specs/geo.yaml"))
         let r = try await mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes"], dir)
-        #expect(r.status == 1, "\(r.output)")
-        #expect(r.stdout.contains("DeleteRepository: RepositoryNotEmptyException"), "\(r.stdout)")
-        #expect(r.stdout.contains("forceDeleteRepositories"), "\(r.stdout)")
+        #expect(r.status == 0, "\(r.output)")
+        #expect(r.stdout.contains("deleted with the 1 image(s) mir built in it"), "\(r.stdout)")
         let registry = try LocalRegistry(directory: dir.path("reg"))
+        await #expect(throws: RegistryError.self) { _ = try await registry.describeRepositories(names: ["mir/geo"], maxResults: nil, nextToken: nil) }
+    }
+
+    @Test func anImageMirDidNotBuildBlocksDeletionVisibly() async throws {
+        let dir = try examplesDir()
+        #expect(try await mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes"], dir).status == 0)
+        let registry = try LocalRegistry(directory: dir.path("reg"))
+        _ = try await registry.putImage(repositoryName: "mir/geo", manifest: #"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","annotations":{"by":"hand"}}"#, tag: "hand-pushed")
+        try FileManager.default.removeItem(atPath: dir.path("specs/geo.yaml"))
+        let r = try await mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes"], dir)
+        #expect(r.status == 1, "\(r.output)")
+        #expect(r.stdout.contains("holds 1 image(s) mir did not build (hand-pushed)"), "\(r.stdout)")
+        #expect(r.stdout.contains("forceDeleteRepositories"), "\(r.stdout)")
         #expect(try await registry.describeRepositories(names: ["mir/geo"], maxResults: nil, nextToken: nil).items.count == 1)
+    }
+
+    @Test func anEmptySpecsDirectoryDeletesNothingUnlessAllowed() async throws {
+        let dir = try examplesDir()
+        #expect(try await mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes"], dir).status == 0)
+        try FileManager.default.removeItem(atPath: dir.path("specs"))
+        try FileManager.default.createDirectory(atPath: dir.path("specs"), withIntermediateDirectories: true)
+        let r = try await mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes"], dir)
+        #expect(r.status == 0, "\(r.output)")
+        #expect(r.stdout.contains("the desired state is empty"), "\(r.stdout)")
+        #expect(r.stdout.contains("0 to delete"), "\(r.stdout)")
+        let registry = try LocalRegistry(directory: dir.path("reg"))
+        #expect(try await registry.describeRepositories(names: nil, maxResults: 1000, nextToken: nil).items.count == 7)
     }
 
     @Test func aSpecThatFailsToParseBlocksAllDeletions() async throws {

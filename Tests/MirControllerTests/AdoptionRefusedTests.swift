@@ -1,6 +1,8 @@
 import Foundation
 import KubeClient
 import MirController
+import MirCore
+import MirModel
 import MirRegistry
 import Testing
 
@@ -38,7 +40,7 @@ struct AdoptionRefusedTests {
             let refused = try await h.waitFor("payments", "Failed") { $0.status?.phase == "Failed" }
             let ready = try #require(condition(refused, "Ready"))
             #expect(ready.status == "False" && ready.reason == "AdoptionRefused")
-            #expect(ready.message.contains("mir/payments") && ready.message.contains("not owned by mir"), "\(ready.message)")
+            #expect(ready.message.contains("mir/payments") && ready.message.contains("not managed by mir"), "\(ready.message)")
             #expect(!ready.message.contains("--adopt"), "the controller has no CLI flag to offer: \(ready.message)")
             #expect(condition(refused, "RepositorySynced")?.reason == "AdoptionRefused")
             #expect(refused.status?.repositoryName == "mir/payments")
@@ -66,6 +68,28 @@ struct AdoptionRefusedTests {
             #expect(try await h.registry.describeRepositories(names: ["mir/payments"], maxResults: nil, nextToken: nil).items.count == 1)
             try await expectUntouched("after the ManagedImage was deleted")
             #expect(try await h.events(reason: "RepositoryDeleted", object: "payments").isEmpty)
+        }
+    }
+
+    @Test("problem 3: a ManagedImage cannot take over (re-tag, then delete) a Retain repository `mir apply` created",
+          arguments: RegistryUnderTest.allCases)
+    func filesRepositoryIsNotTakenOverByAManagedImage(on registry: RegistryUnderTest) async throws {
+        try await withHarness(on: registry, forceDelete: true) { h in
+            let filesTags = OwnershipTags.tags(image: "precious", deletionPolicy: .retain, ownership: .files(h.config))
+            let precious = try await h.registry.createRepository(name: "mir/precious", tags: filesTags, imageTagMutability: .immutable)
+            _ = try await h.registry.putImage(repositoryName: "mir/precious", manifest: Self.foreignManifest, tag: "v1")
+            let run = h.start(h.manager(options: ControllerOptions(resyncPeriod: .milliseconds(700), waitInterval: .milliseconds(200))))
+            defer { run.cancel() }
+            try await h.create("precious", spec: spec(deletionPolicy: .delete))
+            let refused = try await h.waitFor("precious", "AdoptionRefused") { condition($0, "Ready")?.reason == "AdoptionRefused" }
+            #expect(condition(refused, "Ready")?.message.contains("owned by files") == true, "\(String(describing: condition(refused, "Ready")))")
+            #expect(Set(try await h.registry.listTagsForResource(arn: precious.arn)) == Set(filesTags), "deletion policy not re-tagged")
+            _ = try await h.client.delete(ManagedImageResource.self, name: "precious")
+            try await waitGone(h, "precious")
+            #expect(try await h.registry.describeRepositories(names: ["mir/precious"], maxResults: nil, nextToken: nil).items.count == 1)
+            #expect(try await h.registry.listImages(repositoryName: "mir/precious", maxResults: nil, nextToken: nil).items.compactMap(\.tag) == ["v1"])
+            #expect(Set(try await h.registry.listTagsForResource(arn: precious.arn)) == Set(filesTags))
+            #expect(try await h.events(reason: "RepositoryDeleted", object: "precious").isEmpty)
         }
     }
 }

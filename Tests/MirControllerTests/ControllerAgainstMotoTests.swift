@@ -32,7 +32,8 @@ struct ControllerAgainstMotoTests {
             let repository = try await boto3.describe("mir/web")
             #expect(repository.exists)
             #expect(repository.uri == status.repositoryURI)
-            let ownership = Dictionary(uniqueKeysWithValues: OwnershipTags.tags(image: "web", deletionPolicy: .delete).map { ($0.key, $0.value) })
+            let ownership = Dictionary(uniqueKeysWithValues: OwnershipTags.tags(image: "web", deletionPolicy: .delete,
+                                                                                             ownership: .managedImage(uid: ready.metadata.uid ?? "", config: h.config)).map { ($0.key, $0.value) })
             #expect(repository.tags == ownership)
             #expect(samePolicy(repository.lifecyclePolicy, MirConfig.defaultLifecyclePolicy), "\(repository.lifecyclePolicy ?? "no policy")")
             #expect(repository.imageTags == [tag])
@@ -57,21 +58,24 @@ struct ControllerAgainstMotoTests {
         }
     }
 
-    @Test func deletionIsBlockedByImagesUntilForcedThenRemovesTheRepository() async throws {
+    @Test func deletionIsBlockedByImagesMirDidNotBuildUntilForcedThenRemovesTheRepository() async throws {
         try await withMotoHarness { h, moto in
             let boto3 = Boto3ECR(endpoint: moto.url)
             var run = h.start(h.manager())
             defer { run.cancel() }
             try await h.create("gone", spec: spec(deletionPolicy: .delete))
             try await h.waitFor("gone", "Ready") { $0.status?.phase == "Ready" }
+            _ = try await h.registry.putImage(repositoryName: "mir/gone", manifest: AdoptionRefusedTests.foreignManifest, tag: "hand-pushed")
             _ = try await h.client.delete(ManagedImageResource.self, name: "gone")
 
-            // moto refuses to delete a repository holding an image (RepositoryNotEmptyException): blocked, visibly.
+            // An image mir did not build: blocked, visibly, naming it.
             let blocked = try await h.waitFor("gone", "DeletionBlocked") { condition($0, "DeletionBlocked")?.status == "True" }
-            #expect(condition(blocked, "DeletionBlocked")?.reason == "RepositoryNotEmpty")
+            #expect(condition(blocked, "DeletionBlocked")?.reason == "ForeignImages")
+            #expect(blocked.status?.phase == "Deleting")
             #expect(blocked.metadata.finalizers?.contains("mir.dev/repository") == true)
             let blockedEvents = try await h.events(reason: "DeletionBlocked", object: "gone")
             #expect(blockedEvents.count == 1 && blockedEvents.first?.type == "Warning")
+            #expect(blockedEvents.first?.message?.contains("hand-pushed") == true)
             #expect(try await boto3.describe("mir/gone").exists)
 
             // With forceDeleteRepositories the repository goes, then the object.
@@ -83,7 +87,20 @@ struct ControllerAgainstMotoTests {
             try await waitGone(h, "gone")
             #expect(try await boto3.describe("mir/gone").exists == false)
             let deleted = try await h.events(reason: "RepositoryDeleted", object: "gone")
-            #expect(deleted.count == 1 && deleted.first?.message == "deleted repository mir/gone")
+            #expect(deleted.count == 1 && deleted.first?.message?.hasPrefix("deleted repository mir/gone") == true)
+        }
+    }
+
+    @Test func deletionOfAnImageMirBuiltFinishesWithoutForce() async throws {
+        try await withMotoHarness { h, moto in
+            let boto3 = Boto3ECR(endpoint: moto.url)
+            let run = h.start(h.manager())
+            defer { run.cancel() }
+            try await h.create("built", spec: spec(deletionPolicy: .delete))
+            try await h.waitFor("built", "Ready") { $0.status?.phase == "Ready" }
+            _ = try await h.client.delete(ManagedImageResource.self, name: "built")
+            try await waitGone(h, "built")
+            #expect(try await boto3.describe("mir/built").exists == false)
         }
     }
 }

@@ -136,19 +136,37 @@ import Testing
         try await waitGone(h, "kept")
         #expect(try await h.registry.describeRepositories(names: ["mir/kept"], maxResults: nil, nextToken: nil).items.count == 1)
 
-        // Delete, repository holding an image, no force: blocked visibly, finalizer stays.
+        // Delete, repository holding the image mir built, no force: deleted with its image (issue 8, problem 10).
+        try await h.create("built", spec: spec())
+        try await h.waitFor("built", "Ready") { $0.status?.phase == "Ready" }
+        _ = try await h.client.delete(ManagedImageResource.self, name: "built")
+        try await waitGone(h, "built")
+        await #expect(throws: RegistryError.self) {
+            _ = try await h.registry.describeRepositories(names: ["mir/built"], maxResults: nil, nextToken: nil)
+        }
+        #expect(try await h.events(reason: "RepositoryDeleted", object: "built").count == 1)
+
+        // Delete, repository also holding an image mir did not build: blocked visibly (phase Deleting, the foreign tag
+        // named), finalizer stays.
         try await h.create("full", spec: spec())
         try await h.waitFor("full", "Ready") { $0.status?.phase == "Ready" }
+        _ = try await h.registry.putImage(repositoryName: "mir/full", manifest: AdoptionRefusedTests.foreignManifest, tag: "hand-pushed")
         _ = try await h.client.delete(ManagedImageResource.self, name: "full")
         let blocked = try await h.waitFor("full", "DeletionBlocked") { condition($0, "DeletionBlocked")?.status == "True" }
-        #expect(condition(blocked, "DeletionBlocked")?.reason == "RepositoryNotEmpty")
+        #expect(condition(blocked, "DeletionBlocked")?.reason == "ForeignImages")
+        #expect(condition(blocked, "DeletionBlocked")?.message.contains("hand-pushed") == true)
+        #expect(blocked.status?.phase == "Deleting")
+        #expect(condition(blocked, "Ready")?.status == "False")
         #expect(blocked.metadata.finalizers?.contains("mir.dev/repository") == true)
-        #expect(try await h.events(reason: "DeletionBlocked", object: "full").count == 1)
+        let blockedEvents = try await h.events(reason: "DeletionBlocked", object: "full")
+        #expect(blockedEvents.count == 1 && blockedEvents.first?.type == "Warning")
+        #expect(blockedEvents.first?.message?.contains("hand-pushed") == true)
         #expect(try await h.registry.describeRepositories(names: ["mir/full"], maxResults: nil, nextToken: nil).items.count == 1)
 
-        // Delete, empty repository: the repository goes, then the object.
-        let empty = try await h.registry.createRepository(name: "mir/empty", tags: OwnershipTags.tags(image: "empty", deletionPolicy: .delete))
-        _ = empty
+        // Delete, empty repository made by a mir that did not record installations (legacy): the repository goes,
+        // then the object.
+        let legacy = [ResourceTag(key: OwnershipTags.managedByKey, value: "mir"), ResourceTag(key: OwnershipTags.deletionPolicyKey, value: "Delete")]
+        _ = try await h.registry.createRepository(name: "mir/empty", tags: legacy)
         try await h.create("empty", spec: spec(pip: ["broken"]))  // never builds an image
         try await h.waitFor("empty", "Failed") { $0.status?.phase == "Failed" }
         _ = try await h.client.delete(ManagedImageResource.self, name: "empty")

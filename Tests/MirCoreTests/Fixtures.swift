@@ -18,8 +18,9 @@ func resolved(_ name: String, tag: String = "py3.11-aaaa", parent: String? = nil
                          packageType: .apt, base: resolvedBase, specDigest: specDigest, tag: tag, lifecyclePolicy: lifecycle)
 }
 
-func desired(_ images: [ResolvedImage], complete: Bool = true, platform: String = "1.0") -> DesiredState {
-    DesiredState(images: images, isComplete: complete, repositoryPrefix: prefix, platformVersion: platform)
+func desired(_ images: [ResolvedImage], complete: Bool = true, platform: String = "1.0",
+             identity: OwnershipIdentity = filesIdentity, repositoryPrefix: String = prefix) -> DesiredState {
+    DesiredState(images: images, isComplete: complete, repositoryPrefix: repositoryPrefix, platformVersion: platform, ownership: identity)
 }
 
 func description(_ name: String) -> RepositoryDescription {
@@ -27,8 +28,11 @@ func description(_ name: String) -> RepositoryDescription {
                           uri: "000000000000.dkr.ecr.local.localhost/\(name)", registryId: "000000000000", createdAt: Date(timeIntervalSince1970: 0))
 }
 
-func ownedTags(_ image: String, _ policy: DeletionPolicy = .delete) -> [ResourceTag] {
-    OwnershipTags.tags(image: image, deletionPolicy: policy)
+/// The file source of the default installation (prefix `mir/`): what `desired(_:)` plans as.
+let filesIdentity = OwnershipIdentity(installation: prefix, owner: OwnershipIdentity.filesOwner, claimsLegacy: true)
+
+func ownedTags(_ image: String, _ policy: DeletionPolicy = .delete, _ identity: OwnershipIdentity = filesIdentity) -> [ResourceTag] {
+    OwnershipTags.tags(image: image, deletionPolicy: policy, ownership: identity)
 }
 
 /// A repository as the observer would see it.

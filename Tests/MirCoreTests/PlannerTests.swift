@@ -64,7 +64,8 @@ import MirRegistry
         let obs = ObservedState(repositories: ["mir/a": observedRepo("mir/a", tags: [ResourceTagFixture.team], policy: .some(nil))])
         let plan = Planner.plan(desired: desired([resolved("a")]), observed: obs)
         #expect(plan.isEmpty)
-        #expect(plan.warnings.contains { $0.contains("mir/a") && $0.contains("not owned by mir") && $0.contains("--adopt a") })
+        #expect(plan.warnings == [.foreignRepository(repository: "mir/a", image: "a", owner: .notManagedByMir)])
+        #expect(plan.warnings[0].description.contains("--adopt a"))
         let adopted = Planner.plan(desired: desired([resolved("a")]), observed: obs, options: PlanOptions(adopt: ["a"]))
         #expect(adopted.actions.first == .adoptRepository(repository: "mir/a", image: "a", deletionPolicy: .delete))
     }
@@ -76,22 +77,24 @@ import MirRegistry
             "mir/theirs": observedRepo("mir/theirs", tags: [ResourceTagFixture.team]),
             "mir/unknown": observedRepo("mir/unknown", tags: nil),
         ]
-        let plan = Planner.plan(desired: desired([]), observed: ObservedState(repositories: repos))
+        let allowEmpty = PlanOptions(allowEmpty: true)
+        let plan = Planner.plan(desired: desired([]), observed: ObservedState(repositories: repos), options: allowEmpty)
         #expect(plan.actions == [.deleteRepository(repository: "mir/gone", force: false)])
-        #expect(plan.warnings.contains { $0.contains("mir/unknown") })
-        let incomplete = Planner.plan(desired: desired([], complete: false), observed: ObservedState(repositories: repos))
+        #expect(plan.warnings.contains(.ownershipUnreadable(repository: "mir/unknown")))
+        let incomplete = Planner.plan(desired: desired([], complete: false), observed: ObservedState(repositories: repos), options: allowEmpty)
         #expect(incomplete.count(.delete) == 0)
-        #expect(incomplete.warnings.contains { $0.contains("failed to load") })
-        let unlisted = Planner.plan(desired: desired([]), observed: ObservedState(repositories: repos, repositoriesListed: false))
+        #expect(incomplete.warnings.contains(.incompleteDesiredState))
+        let unlisted = Planner.plan(desired: desired([]), observed: ObservedState(repositories: repos, repositoriesListed: false), options: allowEmpty)
         #expect(unlisted.count(.delete) == 0)
     }
 
     @Test func deletionCapHoldsBackTheRest() {
         var repos: [String: ObservedRepository] = [:]
         for i in 0..<8 { repos["mir/r\(i)"] = observedRepo("mir/r\(i)", tags: ownedTags("r\(i)")) }
-        let plan = Planner.plan(desired: desired([]), observed: ObservedState(repositories: repos), options: PlanOptions(maxDeletions: 3))
+        let plan = Planner.plan(desired: desired([]), observed: ObservedState(repositories: repos),
+                                options: PlanOptions(maxDeletions: 3, allowEmpty: true, maxDeletionFraction: 1))
         #expect(plan.count(.delete) == 3)
-        #expect(plan.warnings.contains { $0.contains("5 deletion(s) held back") })
+        #expect(plan.warnings.contains { $0.description.contains("5 deletion(s) held back") })
     }
 
     // MARK: properties
@@ -127,7 +130,7 @@ import MirRegistry
     @Test func deletionsOnlyOfOwnedDeletePolicyReposWithoutSpecs() async {
         await propertyCheck(count: 300, input: Self.repoCase.array(of: 0...14), Gen.bool, Gen.int(in: 0...6)) { cases, complete, cap in
             let (d, o) = Self.scenario(cases, complete: complete)
-            let plan = Planner.plan(desired: d, observed: o, options: PlanOptions(maxDeletions: cap))
+            let plan = Planner.plan(desired: d, observed: o, options: PlanOptions(maxDeletions: cap, allowEmpty: true, maxDeletionFraction: 1))
             let deleted = plan.actions.compactMap { if case .deleteRepository(let r, _) = $0 { return r }; return nil }
             #expect(deleted.count <= cap)
             if !complete { #expect(deleted.isEmpty) }

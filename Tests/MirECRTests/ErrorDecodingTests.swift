@@ -63,6 +63,18 @@ struct ErrorDecodingTests {
         }
     }
 
+    @Test("issue 12 §6: the denied IAM action is a typed field: CreateRepository with tags is denied for ecr:TagResource")
+    func deniedActionIsTyped() {
+        let json = decode(400, #"{"__type":"AccessDeniedException","message":"User: arn:aws:sts::1:assumed-role/r/s is not authorized to perform: ecr:TagResource on resource: arn:aws:ecr:us-east-1:1:repository/mir/x because no identity-based policy allows the ecr:TagResource action"}"#)
+        let mapped = ECRRegistry.registryError(.service(json, operation: "CreateRepository", attempts: 1))
+        #expect(mapped.code == .accessDenied && mapped.operation == "CreateRepository")
+        #expect(mapped.deniedAction == "ecr:TagResource")
+        #expect(mapped.message == "not authorized to perform ecr:TagResource")
+        // No action in the message (moto's 403 without a body): the operation's own action.
+        let bare = ECRRegistry.registryError(.service(decode(403, ""), operation: "DeleteRepository", attempts: 1))
+        #expect(bare.deniedAction == "ecr:DeleteRepository")
+    }
+
     @Test("signature and credential errors keep a clear code and explain themselves")
     func authMapping() {
         let signature = ECRRegistry.registryError(.service(decode(403, "<ErrorResponse><Errors><Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match</Message></Error></Errors></ErrorResponse>"),

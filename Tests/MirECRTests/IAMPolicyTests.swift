@@ -26,18 +26,25 @@ enum IAMPolicies {
         return value as? [String] ?? []
     }
 
-    /// All allowed actions of a policy.
+    /// All allowed actions of a policy, each once, in order of first appearance.
     static func actions(_ policy: [String: Any]) -> [String] {
-        statements(policy).flatMap { strings($0["Action"]) }
+        var seen: Set<String> = []
+        return statements(policy).flatMap { strings($0["Action"]) }.filter { seen.insert($0).inserted }
     }
 
-    /// moto matches ECR actions only against `Resource: "*"` (moto-ecr-fidelity.md §3d): the same policy with
-    /// only its Resource entries rewritten, the actions untouched.
+    /// The actions that change a repository: allowed only on repositories tagged `mir.dev/managed-by=mir`.
+    static let ownedOnlyActions = ["ecr:DeleteRepository", "ecr:PutLifecyclePolicy", "ecr:DeleteLifecyclePolicy", "ecr:TagResource"]
+
+    /// moto matches ECR actions only against `Resource: "*"` (moto-ecr-fidelity.md §3d), and evaluates an identity
+    /// policy's `Condition` without any request context, so a conditioned Allow always denies: the same policy with
+    /// its Resource entries rewritten and its Conditions dropped, the actions untouched. The conditions are checked
+    /// statically (`IAMPolicyStaticTests.changesNeedMirTag`).
     static func rewrittenForMoto(_ policy: [String: Any]) throws -> String {
         var copy = policy
         copy["Statement"] = statements(policy).map { statement -> [String: Any] in
             var statement = statement
             statement["Resource"] = "*"
+            statement["Condition"] = nil
             return statement
         }
         return String(decoding: try JSONSerialization.data(withJSONObject: copy, options: [.sortedKeys]), as: UTF8.self)
@@ -51,7 +58,10 @@ struct IAMPolicyStaticTests {
         let policy = try IAMPolicies.load("controller-policy.json")
         #expect(policy["Version"] as? String == "2012-10-17")
         let actions = IAMPolicies.actions(policy)
-        #expect(actions.count == Set(actions).count, "no duplicates")
+        for statement in IAMPolicies.statements(policy) {
+            let own = IAMPolicies.strings(statement["Action"])
+            #expect(own.count == Set(own).count, "no duplicates within a statement")
+        }
         #expect(Set(actions) == Set(IAMPolicies.seedControllerActions + IAMPolicies.observingActions + ["ecr:GetAuthorizationToken"]))
         #expect(!actions.contains { $0.contains("*") }, "no wildcard actions")
     }
@@ -67,7 +77,7 @@ struct IAMPolicyStaticTests {
     func resourceScoped(file: String) throws {
         for statement in IAMPolicies.statements(try IAMPolicies.load(file)) {
             #expect(statement["Effect"] as? String == "Allow")
-            #expect(statement["Condition"] == nil && statement["NotAction"] == nil && statement["NotResource"] == nil)
+            #expect(statement["NotAction"] == nil && statement["NotResource"] == nil)
             let actions = IAMPolicies.strings(statement["Action"])
             let resources = IAMPolicies.strings(statement["Resource"])
             if actions == ["ecr:GetAuthorizationToken"] {
@@ -79,7 +89,34 @@ struct IAMPolicyStaticTests {
         }
     }
 
-    @Test("the moto rewrite changes Resource only")
+    @Test("issue 8: DeleteRepository, PutLifecyclePolicy, DeleteLifecyclePolicy and TagResource only on repositories tagged managed-by=mir")
+    func changesNeedMirTag() throws {
+        let policy = try IAMPolicies.load("controller-policy.json")
+        for statement in IAMPolicies.statements(policy) {
+            let actions = IAMPolicies.strings(statement["Action"])
+            let condition = statement["Condition"] as? [String: Any]
+            let equals = condition?["StringEquals"] as? [String: Any]
+            if actions.contains(where: IAMPolicies.ownedOnlyActions.contains) {
+                // Every statement granting a changing action names only such actions and is conditioned.
+                #expect(actions.allSatisfy(IAMPolicies.ownedOnlyActions.contains), "\(actions)")
+                let onResourceTag = equals?["aws:ResourceTag/mir.dev/managed-by"] as? String == "mir"
+                // Tag-on-create (CreateRepository with tags is authorized as TagResource with the request's tags):
+                // only when the request tags managed-by=mir AND the repository has no managed-by tag yet, so a
+                // repository tagged by anyone else can never be re-tagged.
+                let onCreateOnly = actions == ["ecr:TagResource"]
+                    && equals?["aws:RequestTag/mir.dev/managed-by"] as? String == "mir"
+                    && (condition?["Null"] as? [String: Any])?["aws:ResourceTag/mir.dev/managed-by"] as? String == "true"
+                #expect(onResourceTag || onCreateOnly, "\(statement)")
+            } else {
+                #expect(condition == nil, "reads and CreateRepository are not conditioned: \(actions)")
+            }
+        }
+        // mir never removes a lifecycle policy: DeleteLifecyclePolicy is not granted at all.
+        #expect(!IAMPolicies.actions(policy).contains("ecr:DeleteLifecyclePolicy"))
+        #expect(IAMPolicies.actions(policy).contains("ecr:DeleteRepository"))
+    }
+
+    @Test("the moto rewrite changes Resource and drops Conditions only")
     func rewrite() throws {
         let policy = try IAMPolicies.load("controller-policy.json")
         let rewritten = try #require(try JSONSerialization.jsonObject(with: Data(IAMPolicies.rewrittenForMoto(policy).utf8)) as? [String: Any])

@@ -19,6 +19,22 @@ struct MotoRegistryTests {
         }
     }
 
+    @Test("issue 8: CreateRepository sends imageTagMutability IMMUTABLE; an immutable tag cannot be moved")
+    func immutableRepositories() async throws {
+        try await MotoServer.with { moto in
+            let registry = Fixtures.registry(endpoint: moto.url, authorizer: Fixtures.motoAuthorizer)
+            let created = try await registry.createRepository(name: "mir/imm", tags: [], imageTagMutability: .immutable)
+            #expect(created.imageTagMutability == .immutable)
+            #expect(try await registry.describeRepositories(names: ["mir/imm"], maxResults: nil, nextToken: nil).items.first?.imageTagMutability == .immutable)
+            let mutable = try await registry.createRepository(name: "mir/mut", tags: [])
+            #expect(mutable.imageTagMutability == .mutable)
+            _ = try await registry.putImage(repositoryName: "mir/imm", manifest: Fixtures.manifest(seed: 1), tag: "v1")
+            // moto answers ImageAlreadyExistsException where ECR answers ImageTagAlreadyExistsException (moto-ecr-fidelity.md).
+            let moved = await code { _ = try await registry.putImage(repositoryName: "mir/imm", manifest: Fixtures.manifest(seed: 2), tag: "v1") }
+            #expect(moved == .imageAlreadyExists || moved == .imageTagAlreadyExists)
+        }
+    }
+
     @Test("repositories: create with tags, describe, list tags, tag, duplicate, not found, delete")
     func repositories() async throws {
         try await MotoServer.with { moto in

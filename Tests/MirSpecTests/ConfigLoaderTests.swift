@@ -26,7 +26,7 @@ struct ConfigLoaderTests {
     @Test("every key is read")
     func allKeys() throws {
         let text = """
-        repositoryPrefix: team-a/mir-
+        repositoryPrefix: team-a/mir/
         platformVersion: 1.4
         allowExternalBaseImages: true
         maxConcurrentBuilds: 8
@@ -46,7 +46,7 @@ struct ConfigLoaderTests {
           simulateDelaySeconds: 0.5
         """
         let config = try ConfigLoader.parse(text: text, file: "mir.yaml")
-        #expect(config.repositoryPrefix == "team-a/mir-")
+        #expect(config.repositoryPrefix == "team-a/mir/")
         #expect(config.platformVersion == "1.4")
         #expect(config.allowExternalBaseImages)
         #expect(config.maxConcurrentBuilds == 8)
@@ -72,6 +72,12 @@ struct ConfigLoaderTests {
         ("platformVersion: \"1.0 && id\"\n", "mir.yaml:1:18: error: platformVersion \"1.0 && id\" contains a space"),
         ("a: 1\n---\nb: 2\n", "mir.yaml:3:1: error: the config file must hold a single YAML document"),
         ("a: [\n", "mir.yaml:2:1: error: invalid YAML"),
+        // Issue 8, problem 1: an empty prefix reaches every repository, one without '/' its neighbours' names.
+        ("repositoryPrefix: \"\"\n", "mir.yaml:1:19: error: repositoryPrefix must not be empty"),
+        ("repositoryPrefix: mir\n", "mir.yaml:1:19: error: repositoryPrefix \"mir\" must end with '/'"),
+        ("installation: \"team a\"\n", "mir.yaml:1:15: error: installation \"team a\" contains a space"),
+        ("allowEmpty: 1\n", "mir.yaml:1:13: error: expected a boolean (true or false)"),
+        ("maxDeletionFraction: 2\n", "mir.yaml:1:22: error: must be between"),
     ])
     func invalid(_ text: String, _ expected: String) {
         do {
@@ -87,12 +93,14 @@ struct ConfigLoaderTests {
         #expect(throws: DiagnosticsError.self) { try ConfigLoader.load(path: "/nonexistent/mir.yaml") }
     }
 
-    @Test("the repository prefix applies to image names")
-    func prefixApplies() throws {
-        let config = try ConfigLoader.parse(text: "repositoryPrefix: \"\"\n", file: "mir.yaml")
-        let result = SpecLoader.load(text: LoaderTests.document("a", "  base: {imageType: standard}\n  pythonVersion: \"3.10\"\n"),
-                                     file: "a.yaml", config: config)
-        // "a" alone is too short for ECR (2–256 characters).
-        #expect(result.errors.first?.message.contains("not a valid ECR repository name") == true)
+    @Test("issue 8: installation, allowEmpty and maxDeletionFraction; the installation id defaults to the prefix")
+    func ownershipKeys() throws {
+        let config = try ConfigLoader.parse(text: "repositoryPrefix: mir/team-a/\ninstallation: team-a@prod\nallowEmpty: true\nmaxDeletionFraction: 0.25\n",
+                                            file: "mir.yaml")
+        #expect(config.installation == "team-a@prod" && config.installationID == "team-a@prod")
+        #expect(config.allowEmpty && config.maxDeletionFraction == 0.25)
+        let defaults = try ConfigLoader.parse(text: "repositoryPrefix: mir/team-a/\n", file: "mir.yaml")
+        #expect(defaults.installation == nil && defaults.installationID == "mir/team-a/")
+        #expect(!defaults.allowEmpty && defaults.maxDeletionFraction == 0.1)
     }
 }

@@ -64,8 +64,10 @@ struct GrammarTests {
         #expect(SpecGrammar.isECRRepositoryName("mir/xgboost102-tf"))
         #expect(!SpecGrammar.isECRRepositoryName("mir//x"))
         #expect(!SpecGrammar.isECRRepositoryName("a"))
-        #expect(SpecGrammar.repositoryPrefixProblem("team-a/mir-") == nil)
-        #expect(SpecGrammar.repositoryPrefixProblem("") == nil)
+        #expect(SpecGrammar.repositoryPrefixProblem("team-a/mir/") == nil)
+        // Issue 8: an empty prefix reaches every repository; one not ending with '/' reaches its neighbours' names.
+        #expect(SpecGrammar.repositoryPrefixProblem("")?.contains("must not be empty") == true)
+        #expect(SpecGrammar.repositoryPrefixProblem("team-a/mir-")?.contains("must end with '/'") == true)
         #expect(SpecGrammar.repositoryPrefixProblem("Mir/") != nil)
         #expect(SpecGrammar.repositoryPrefixProblem("mir//") != nil)
         #expect(SpecGrammar.imageNameProblem(String(repeating: "a", count: 63), repositoryPrefix: "mir/") == nil)
