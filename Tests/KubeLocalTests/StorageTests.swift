@@ -18,6 +18,18 @@ private func configMap(_ name: String, _ data: [String: String] = [:], labels: [
              "data": .object(data.mapValues { .string($0) })])
 }
 
+/// Runs `body` with `cluster` and always stops it (its HTTP client must be shut down even when the body throws).
+private func stopping<T>(_ cluster: TestCluster, _ body: (TestCluster) async throws -> T) async throws -> T {
+    do {
+        let result = try await body(cluster)
+        await cluster.stop()
+        return result
+    } catch {
+        await cluster.stop()
+        throw error
+    }
+}
+
 private func name(_ object: JSONValue) -> String { object["metadata"]?["name"]?.stringValue ?? "" }
 private func rv(_ object: JSONValue) -> Int { Int(object["metadata"]?["resourceVersion"]?.stringValue ?? "") ?? -1 }
 
@@ -161,31 +173,32 @@ private func events(_ stream: AsyncStream<WatchSignal>, count: Int) async -> [Wa
     @Test func watchesResumeFromTheirResourceVersionAcrossARestart() async throws {
         let dir = try temporaryDirectory("restart")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let first = try await TestCluster(stateDirectory: dir)
-        let created = try await first.call(.POST, "/api/v1/namespaces/default/configmaps",
-                                           json: ["metadata": ["name": "keep", "labels": ["app": "x"]]]).json
-        let from = created.at("metadata", "resourceVersion") as? String ?? ""
-        try await first.call(.POST, "/api/v1/namespaces/default/configmaps", json: ["metadata": ["name": "gone", "labels": ["app": "x"]]])
-        try await first.call(.PATCH, "/api/v1/namespaces/default/configmaps/keep", json: ["metadata": ["labels": ["app": "y"]]],
-                             contentType: "application/merge-patch+json")
-        try await first.call(.DELETE, "/api/v1/namespaces/default/configmaps/gone")
-        let lastRV = try await first.call(.GET, "/api/v1/namespaces/default/configmaps").json.at("metadata", "resourceVersion") as? String
-        await first.stop()
+        let (from, lastRV) = try await stopping(try await TestCluster(stateDirectory: dir)) { first in
+            let created = try await first.call(.POST, "/api/v1/namespaces/default/configmaps",
+                                               json: ["metadata": ["name": "keep", "labels": ["app": "x"]]]).json
+            let from = created.at("metadata", "resourceVersion") as? String ?? ""
+            try await first.call(.POST, "/api/v1/namespaces/default/configmaps", json: ["metadata": ["name": "gone", "labels": ["app": "x"]]])
+            try await first.call(.PATCH, "/api/v1/namespaces/default/configmaps/keep", json: ["metadata": ["labels": ["app": "y"]]],
+                                 contentType: "application/merge-patch+json")
+            try await first.call(.DELETE, "/api/v1/namespaces/default/configmaps/gone")
+            let lastRV = try await first.call(.GET, "/api/v1/namespaces/default/configmaps").json.at("metadata", "resourceVersion") as? String
+            return (from, lastRV)
+        }
 
-        let second = try await TestCluster(stateDirectory: dir)
-        defer { Task { await second.stop() } }
-        let listed = try await second.call(.GET, "/api/v1/namespaces/default/configmaps").json
-        #expect(listed.at("metadata", "resourceVersion") as? String == lastRV, "the revision counter survives the restart")
-        let all = try await second.watch("/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=\(from)", count: 3, timeout: .seconds(5))
-        #expect(all.map { $0["type"] as? String } == ["ADDED", "MODIFIED", "DELETED"])
-        #expect(all.map { $0.at("object", "metadata", "name") as? String } == ["gone", "keep", "gone"])
-        // The superseded versions are stored too: leaving a selector is a DELETED for that watcher.
-        let selected = try await second.watch("/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=\(from)&labelSelector=app%3Dx",
-                                              count: 3, timeout: .seconds(5))
-        #expect(selected.map { $0["type"] as? String } == ["ADDED", "DELETED", "DELETED"])
-        #expect(selected.map { $0.at("object", "metadata", "name") as? String } == ["gone", "keep", "gone"])
-        let after = try await second.call(.POST, "/api/v1/namespaces/default/configmaps", json: ["metadata": ["name": "new"]]).json
-        #expect(Int(after.at("metadata", "resourceVersion") as? String ?? "") == (Int(lastRV ?? "") ?? 0) + 1)
+        try await stopping(try await TestCluster(stateDirectory: dir)) { second in
+            let listed = try await second.call(.GET, "/api/v1/namespaces/default/configmaps").json
+            #expect(listed.at("metadata", "resourceVersion") as? String == lastRV, "the revision counter survives the restart")
+            let all = try await second.watch("/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=\(from)", count: 3, timeout: .seconds(5))
+            #expect(all.map { $0["type"] as? String } == ["ADDED", "MODIFIED", "DELETED"])
+            #expect(all.map { $0.at("object", "metadata", "name") as? String } == ["gone", "keep", "gone"])
+            // The superseded versions are stored too: leaving a selector is a DELETED for that watcher.
+            let selected = try await second.watch("/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=\(from)&labelSelector=app%3Dx",
+                                                  count: 3, timeout: .seconds(5))
+            #expect(selected.map { $0["type"] as? String } == ["ADDED", "DELETED", "DELETED"])
+            #expect(selected.map { $0.at("object", "metadata", "name") as? String } == ["gone", "keep", "gone"])
+            let after = try await second.call(.POST, "/api/v1/namespaces/default/configmaps", json: ["metadata": ["name": "new"]]).json
+            #expect(Int(after.at("metadata", "resourceVersion") as? String ?? "") == (Int(lastRV ?? "") ?? 0) + 1)
+        }
     }
 
     @Test func eventsExpireAfterTheirTimeToLiveSinceTheLastWrite() async throws {
@@ -236,15 +249,19 @@ private func events(_ stream: AsyncStream<WatchSignal>, count: Int) async -> [Wa
         let running = try await LocalControlPlane().start(ControlPlaneConfiguration(insecurePort: 0, eventTTL: .milliseconds(300)))
         let http = HTTPClientBox()
         let base = running.insecureURL!.absoluteString + "/api/v1/namespaces/default/events"
-        let created = try await http.call(.POST, base, body: ["metadata": ["name": "short"], "reason": "R", "message": "m",
-                                                              "involvedObject": ["kind": "ConfigMap", "name": "x"]])
-        #expect(created.status == 201)
-        var status = 200
-        for _ in 0..<200 where status == 200 {
-            try await Task.sleep(for: .milliseconds(100))
-            status = try await http.call(.GET, base + "/short").status
+        do {
+            let created = try await http.call(.POST, base, body: ["metadata": ["name": "short"], "reason": "R", "message": "m",
+                                                                  "involvedObject": ["kind": "ConfigMap", "name": "x"]])
+            #expect(created.status == 201)
+            var status = 200
+            for _ in 0..<200 where status == 200 {
+                try await Task.sleep(for: .milliseconds(100))
+                status = try await http.call(.GET, base + "/short").status
+            }
+            #expect(status == 404, "the event is removed by the sweeper once its time to live passed")
+        } catch {
+            Issue.record("\(error)")
         }
-        #expect(status == 404, "the event is removed by the sweeper once its time to live passed")
         await http.shutdown()
         await running.shutdown()
     }
@@ -252,16 +269,15 @@ private func events(_ stream: AsyncStream<WatchSignal>, count: Int) async -> [Wa
     @Test func aSecondServerOnTheSameStateFailsClearly() async throws {
         let dir = try temporaryDirectory("lock")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let first = try await TestCluster(stateDirectory: dir)
-        do {
-            _ = try await LocalControlPlane().start(ControlPlaneConfiguration(stateDirectory: dir, insecurePort: 0))
-            Issue.record("a second control plane on the same state directory must not start")
-        } catch {
-            #expect("\(error)".contains("in use by another process"), "\(error)")
+        try await stopping(try await TestCluster(stateDirectory: dir)) { _ in
+            do {
+                _ = try await LocalControlPlane().start(ControlPlaneConfiguration(stateDirectory: dir, insecurePort: 0))
+                Issue.record("a second control plane on the same state directory must not start")
+            } catch {
+                #expect("\(error)".contains("in use by another process"), "\(error)")
+            }
         }
-        await first.stop()
-        let again = try await TestCluster(stateDirectory: dir)
-        await again.stop()
+        try await stopping(try await TestCluster(stateDirectory: dir)) { _ in }
     }
 }
 
@@ -272,20 +288,20 @@ private func events(_ stream: AsyncStream<WatchSignal>, count: Int) async -> [Wa
         let state = dir.appendingPathComponent("state")
         // An existing, too open directory (as older versions made it) is tightened.
         try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
-        let cluster = try await TestCluster(stateDirectory: state)
-        try await cluster.call(.POST, "/api/v1/namespaces/default/configmaps", json: ["metadata": ["name": "m"]])
-        func mode(_ path: String) throws -> Int {
-            (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber)?.intValue ?? -1
+        try await stopping(try await TestCluster(stateDirectory: state)) { cluster in
+            try await cluster.call(.POST, "/api/v1/namespaces/default/configmaps", json: ["metadata": ["name": "m"]])
+            func mode(_ path: String) throws -> Int {
+                (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber)?.intValue ?? -1
+            }
+            #expect(try mode(state.path) == 0o700)
+            let files = try FileManager.default.contentsOfDirectory(atPath: state.path).sorted()
+            #expect(files.contains(LocalControlPlane.databaseFile) && files.contains("token") && files.contains("ca.crt"), "\(files)")
+            #expect(files.contains("\(LocalControlPlane.databaseFile)-wal"), "the database runs in WAL mode: \(files)")
+            for file in files {
+                let fileMode = try mode(state.appendingPathComponent(file).path)
+                #expect(fileMode == 0o600, "\(file) is \(String(fileMode, radix: 8))")
+            }
         }
-        #expect(try mode(state.path) == 0o700)
-        let files = try FileManager.default.contentsOfDirectory(atPath: state.path).sorted()
-        #expect(files.contains(LocalControlPlane.databaseFile) && files.contains("token") && files.contains("ca.crt"), "\(files)")
-        #expect(files.contains("\(LocalControlPlane.databaseFile)-wal"), "the database runs in WAL mode: \(files)")
-        for file in files {
-            let fileMode = try mode(state.appendingPathComponent(file).path)
-            #expect(fileMode == 0o600, "\(file) is \(String(fileMode, radix: 8))")
-        }
-        await cluster.stop()
     }
 
     @Test func aLegacySnapshotIsImportedOnceAndRemoved() async throws {
@@ -299,17 +315,17 @@ private func events(_ stream: AsyncStream<WatchSignal>, count: Int) async -> [Wa
                             "data": ["k": "v"]]],
         ]]
         try JSONSerialization.data(withJSONObject: snapshot).write(to: dir.appendingPathComponent("snapshot.json"))
-        let cluster = try await TestCluster(stateDirectory: dir)
-        let secret = try await cluster.call(.GET, "/api/v1/namespaces/default/secrets/old").json
-        #expect(secret.at("data", "password") as? String == Data("plain-text-legacy".utf8).base64EncodedString())
-        #expect(secret["stringData"] == nil)
-        #expect(secret.at("metadata", "resourceVersion") as? String == "7")
-        let cm = try await cluster.call(.GET, "/api/v1/namespaces/default/configmaps/cm").json
-        #expect(cm.at("metadata", "resourceVersion") as? String == "11" && cm.at("data", "k") as? String == "v")
-        let next = try await cluster.call(.POST, "/api/v1/namespaces/default/configmaps", json: ["metadata": ["name": "after"]]).json
-        #expect(next.at("metadata", "resourceVersion") as? String == "16", "after the snapshot's 12 and the 3 namespaces it lacked")
-        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("snapshot.json").path), "the plain-text snapshot is gone")
-        await cluster.stop()
+        try await stopping(try await TestCluster(stateDirectory: dir)) { cluster in
+            let secret = try await cluster.call(.GET, "/api/v1/namespaces/default/secrets/old").json
+            #expect(secret.at("data", "password") as? String == Data("plain-text-legacy".utf8).base64EncodedString())
+            #expect(secret["stringData"] == nil)
+            #expect(secret.at("metadata", "resourceVersion") as? String == "7")
+            let cm = try await cluster.call(.GET, "/api/v1/namespaces/default/configmaps/cm").json
+            #expect(cm.at("metadata", "resourceVersion") as? String == "11" && cm.at("data", "k") as? String == "v")
+            let next = try await cluster.call(.POST, "/api/v1/namespaces/default/configmaps", json: ["metadata": ["name": "after"]]).json
+            #expect(next.at("metadata", "resourceVersion") as? String == "16", "after the snapshot's 12 and the 3 namespaces it lacked")
+            #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("snapshot.json").path), "the plain-text snapshot is gone")
+        }
     }
 }
 
@@ -317,44 +333,44 @@ private func events(_ stream: AsyncStream<WatchSignal>, count: Int) async -> [Wa
     @Test func stringDataIsMergedIntoDataOnEveryWrite() async throws {
         let dir = try temporaryDirectory("secrets")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let c = try await TestCluster(stateDirectory: dir)
-        let base = "/api/v1/namespaces/default/secrets"
-        func b64(_ s: String) -> String { Data(s.utf8).base64EncodedString() }
-        // create: stringData wins over data of the same key.
-        let created = try await c.call(.POST, base, json: ["metadata": ["name": "s"], "data": ["user": b64("from-data"), "keep": b64("k")],
-                                                            "stringData": ["user": "admin", "password": "create-plaintext-1"]])
-        #expect(created.status == 201)
-        #expect(created.json["stringData"] == nil)
-        #expect(created.json["data"] as? [String: String] == ["user": b64("admin"), "password": b64("create-plaintext-1"), "keep": b64("k")])
-        // merge patch, strategic merge patch, JSON patch.
-        try await c.call(.PATCH, base + "/s", json: ["stringData": ["password": "patch-plaintext-2"]], contentType: "application/merge-patch+json")
-        try await c.call(.PATCH, base + "/s", json: ["stringData": ["extra": "strategic-plaintext-3"]], contentType: "application/strategic-merge-patch+json")
-        try await c.call(.PATCH, base + "/s", json: [["op": "add", "path": "/stringData", "value": ["json": "jsonpatch-plaintext-4"]]],
-                         contentType: "application/json-patch+json")
-        // update.
-        var current = try await c.call(.GET, base + "/s").json
-        current["stringData"] = ["put": "update-plaintext-5"]
-        try await c.call(.PUT, base + "/s", json: current)
-        // server-side apply, creating and then changing.
-        let applyBody: [String: Any] = ["apiVersion": "v1", "kind": "Secret", "metadata": ["name": "applied"], "stringData": ["token": "apply-plaintext-6"]]
-        let applied = try await c.call(.PATCH, base + "/applied?fieldManager=test", json: applyBody, contentType: "application/apply-patch+yaml")
-        #expect(applied.status == 201, "\(applied.text)")
-        let final = try await c.call(.GET, base + "/s").json
-        #expect(final["stringData"] == nil)
-        #expect(final["data"] as? [String: String] == ["user": b64("admin"), "password": b64("patch-plaintext-2"), "keep": b64("k"),
-                                                       "extra": b64("strategic-plaintext-3"), "json": b64("jsonpatch-plaintext-4"),
-                                                       "put": b64("update-plaintext-5")])
-        let appliedNow = try await c.call(.GET, base + "/applied").json
-        #expect(appliedNow["stringData"] == nil && appliedNow.at("data", "token") as? String == b64("apply-plaintext-6"))
-        // Lists and watches show the stored form too.
-        let list = try await c.call(.GET, base).json
-        #expect((list["items"] as? [[String: Any]])?.allSatisfy { $0["stringData"] == nil } == true)
-        // Bad input is refused, as the API server refuses it.
-        let bad = try await c.call(.POST, base, json: ["metadata": ["name": "bad"], "data": ["x": "not base64!"]])
-        #expect(bad.status == 400 && (bad.json["message"] as? String ?? "").contains("illegal base64 data at input byte 3"), "\(bad.text)")
-        let notString = try await c.call(.POST, base, json: ["metadata": ["name": "bad2"], "stringData": ["x": 5]])
-        #expect(notString.status == 400)
-        await c.stop()
+        try await stopping(try await TestCluster(stateDirectory: dir)) { c in
+            let base = "/api/v1/namespaces/default/secrets"
+            func b64(_ s: String) -> String { Data(s.utf8).base64EncodedString() }
+            // create: stringData wins over data of the same key.
+            let created = try await c.call(.POST, base, json: ["metadata": ["name": "s"], "data": ["user": b64("from-data"), "keep": b64("k")],
+                                                                "stringData": ["user": "admin", "password": "create-plaintext-1"]])
+            #expect(created.status == 201)
+            #expect(created.json["stringData"] == nil)
+            #expect(created.json["data"] as? [String: String] == ["user": b64("admin"), "password": b64("create-plaintext-1"), "keep": b64("k")])
+            // merge patch, strategic merge patch, JSON patch.
+            try await c.call(.PATCH, base + "/s", json: ["stringData": ["password": "patch-plaintext-2"]], contentType: "application/merge-patch+json")
+            try await c.call(.PATCH, base + "/s", json: ["stringData": ["extra": "strategic-plaintext-3"]], contentType: "application/strategic-merge-patch+json")
+            try await c.call(.PATCH, base + "/s", json: [["op": "add", "path": "/stringData", "value": ["json": "jsonpatch-plaintext-4"]]],
+                             contentType: "application/json-patch+json")
+            // update.
+            var current = try await c.call(.GET, base + "/s").json
+            current["stringData"] = ["put": "update-plaintext-5"]
+            try await c.call(.PUT, base + "/s", json: current)
+            // server-side apply, creating and then changing.
+            let applyBody: [String: Any] = ["apiVersion": "v1", "kind": "Secret", "metadata": ["name": "applied"], "stringData": ["token": "apply-plaintext-6"]]
+            let applied = try await c.call(.PATCH, base + "/applied?fieldManager=test", json: applyBody, contentType: "application/apply-patch+yaml")
+            #expect(applied.status == 201, "\(applied.text)")
+            let final = try await c.call(.GET, base + "/s").json
+            #expect(final["stringData"] == nil)
+            #expect(final["data"] as? [String: String] == ["user": b64("admin"), "password": b64("patch-plaintext-2"), "keep": b64("k"),
+                                                           "extra": b64("strategic-plaintext-3"), "json": b64("jsonpatch-plaintext-4"),
+                                                           "put": b64("update-plaintext-5")])
+            let appliedNow = try await c.call(.GET, base + "/applied").json
+            #expect(appliedNow["stringData"] == nil && appliedNow.at("data", "token") as? String == b64("apply-plaintext-6"))
+            // Lists and watches show the stored form too.
+            let list = try await c.call(.GET, base).json
+            #expect((list["items"] as? [[String: Any]])?.allSatisfy { $0["stringData"] == nil } == true)
+            // Bad input is refused, as the API server refuses it.
+            let bad = try await c.call(.POST, base, json: ["metadata": ["name": "bad"], "data": ["x": "not base64!"]])
+            #expect(bad.status == 400 && (bad.json["message"] as? String ?? "").contains("illegal base64 data at input byte 3"), "\(bad.text)")
+            let notString = try await c.call(.POST, base, json: ["metadata": ["name": "bad2"], "stringData": ["x": 5]])
+            #expect(notString.status == 400)
+        }
         // Nothing on disk holds the plain text.
         var bytes = Data()
         for file in try FileManager.default.contentsOfDirectory(atPath: dir.path) {
@@ -377,6 +393,7 @@ private func events(_ stream: AsyncStream<WatchSignal>, count: Int) async -> [Wa
         let kubeconfig = dir.appendingPathComponent("kubeconfig")
         let running = try await LocalControlPlane().start(ControlPlaneConfiguration(
             stateDirectory: dir.appendingPathComponent("state"), insecurePort: 0, kubeconfigPath: kubeconfig))
+        defer { Task { await running.shutdown() } }
         let kubectl = Kubectl(kubeconfig: kubeconfig, home: dir)
         func secretYAML(_ name: String, _ value: String) -> String {
             "apiVersion: v1\nkind: Secret\nmetadata:\n  name: \(name)\ntype: Opaque\nstringData:\n  password: \(value)\n"
@@ -402,7 +419,6 @@ private func events(_ stream: AsyncStream<WatchSignal>, count: Int) async -> [Wa
             let jsonpath = try await kubectl.run("get", "secret", name, "-o", "jsonpath={.data.\(key)}")
             #expect(Data(base64Encoded: jsonpath.stdout).map { String(decoding: $0, as: UTF8.self) } == value)
         }
-        await running.shutdown()
     }
 
     @Test func base64Validation() {
