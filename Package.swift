@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // Domain model: specs, config, diagnostics, JSON values, ECR lifecycle rules. No I/O.
@@ -60,7 +61,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "X509", package: "swift-certificates"), .product(name: "SwiftASN1", package: "swift-asn1"), .product(name: "Crypto", package: "swift-crypto"),
-            .product(name: "Logging", package: "swift-log"), "Yams"]),
+            .product(name: "Logging", package: "swift-log"), "Yams", .product(name: "GRDB", package: "GRDB.swift")]),
         // The controller (`mir run`): watches, work queue, build Jobs, status, events, finalizers, leader election.
         .target(name: "MirController", dependencies: ["MirCore", "MirBuild", "MirModel", "MirRegistry", "MirSpec", "KubeClient", "MirTelemetry",
             .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),

@@ -370,20 +370,25 @@ struct APIHandler: APIRequestHandler {
         if request.query["sendInitialEvents"] != nil {
             throw APIError.invalid(info, "", [.init(reason: "FieldValueForbidden", message: "Forbidden: sendInitialEvents is forbidden for list", field: "sendInitialEvents")])
         }
-        let (items, currentRV) = await state.list(info, namespace: target.namespace)
-        try Self.checkListResourceVersion(request.query, current: currentRV)
-        var listRV = currentRV
+        try Self.checkListResourceVersion(request.query, current: await state.currentResourceVersion)
+        // A continue token lists at its revision; resourceVersionMatch=Exact, or a resourceVersion with a limit, lists at
+        // exactly that revision (reference §A4); anything else lists the current objects. Compacted revisions get 410.
+        var exactRV: Int?
         var start: String?
         if let cont = request.query["continue"], !cont.isEmpty {
             let token = try ContinueToken(cont)
             if await state.isCompacted(token.resourceVersion) {
                 throw APIError.expired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue value from the 410 response.")
             }
-            listRV = token.resourceVersion
+            exactRV = token.resourceVersion
             start = token.start
+        } else if let rv = request.query["resourceVersion"].flatMap(Int.init), rv > 0,
+                  request.query["resourceVersionMatch"] == "Exact"
+                    || (request.query["resourceVersionMatch"] ?? "").isEmpty && (request.query["limit"].flatMap(Int.init) ?? 0) > 0 {
+            exactRV = rv
         }
+        let (items, listRV) = try await state.list(info, namespace: target.namespace, at: exactRV, after: start)
         var matching = items.filter { labels.matches($0.object) && fields.matches($0.object) }
-        if let start { matching = matching.filter { $0.key > start } }
         var continueToken: String?
         var remaining: Int?
         if let limit = request.query["limit"].flatMap(Int.init), limit > 0, matching.count > limit {

@@ -30,7 +30,7 @@ struct ServingCertificates: Sendable {
         try Data(generated.caCertificatePEM.utf8).write(to: ca)
         try Data(generated.certificatePEM.utf8).write(to: cert)
         try Data(generated.privateKeyPEM.utf8).write(to: key)
-        try? fm.setAttributes([.posixPermissions: 0o600], ofItemAtPath: key.path)
+        for file in [ca, cert, key] { try fm.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file.path) }
         return generated
     }
 

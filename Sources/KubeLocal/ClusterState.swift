@@ -40,31 +40,57 @@ struct DeleteRequest: Sendable {
     var dryRun = false
 }
 
+/// A reference to one stored object: its resource (`ResourceInfo.key`) and its key within it (`namespace/name`, or
+/// `name` when cluster-scoped).
+struct ObjectRef: Sendable, Hashable, Comparable {
+    var resource: String
+    var key: String
+
+    static func < (a: ObjectRef, b: ObjectRef) -> Bool { (a.resource, a.key) < (b.resource, b.key) }
+}
+
 /// The object store and the API semantics on top of it: one actor, so every verb is atomic.
-/// Keeps a global resourceVersion counter, per-resource maps, a bounded event history for watches, the watchers,
-/// the resource registry (built-in kinds + CRD-registered kinds) and the garbage collector.
+///
+/// Storage is a `KineStore`: one SQLite table keyed by revision, where every write appends a row (a write costs
+/// O(object)), lists at a revision and watches from a revision are queries, and compaction keeps the last
+/// `historyLimit` revisions (older ones get 410 Expired). The current objects are also held in memory, as the API
+/// server's watch cache holds them, with indexes by UID and by owner UID for the garbage collector.
+/// Events expire `eventTTL` after their last write, as with the API server's `--event-ttl` (default 1 h).
 actor ClusterState {
     private(set) var registry = ResourceRegistry()
     private var objects: [String: [String: JSONValue]] = [:]
-    private var resourceVersion = 0
-    private var history: [WatchEvent] = []
-    private let historyLimit: Int
-    /// Events at or below this resourceVersion are no longer in `history`.
-    private var compactedResourceVersion = 0
+    private let store: KineStore
+    /// The revision that created each live object (the store's `create_revision`).
+    private var createRevisions: [ObjectRef: Int] = [:]
+    private var uidIndex: [String: ObjectRef] = [:]
+    /// Owner UID → the objects that name it in `ownerReferences`.
+    private var ownerIndex: [String: Set<ObjectRef>] = [:]
+    /// When each stored Event expires.
+    private var eventExpiry: [String: Date] = [:]
+    let eventTTL: Duration
     /// Server-side apply: the last configuration each field manager applied, per object (not persisted).
     private var appliedConfigurations: [String: [String: JSONValue]] = [:]
     private var watchers: [UUID: (key: String, continuation: AsyncStream<WatchSignal>.Continuation)] = [:]
-    private let snapshotURL: URL?
-    private var snapshotScheduled = false
+    /// A snapshot file of the in-memory store that came before the SQLite one: imported once, then removed.
+    private let legacySnapshotURL: URL?
     private let clock: @Sendable () -> Date
 
-    init(historyLimit: Int = 5000, snapshotURL: URL? = nil, clock: @escaping @Sendable () -> Date = { Date() }) {
-        self.historyLimit = historyLimit
-        self.snapshotURL = snapshotURL
+    /// - Parameters:
+    ///   - historyLimit: how many revisions compaction keeps for lists at and watches from a revision.
+    ///   - databaseURL: the SQLite file (created with mode 0600); nil keeps the database in memory.
+    ///   - eventTTL: how long an Event lives after its last write.
+    init(historyLimit: Int = 5000, databaseURL: URL? = nil, legacySnapshotURL: URL? = nil, eventTTL: Duration = .seconds(3600),
+         clock: @escaping @Sendable () -> Date = { Date() }) throws {
+        store = try KineStore(url: databaseURL, window: max(1, historyLimit))
+        self.legacySnapshotURL = legacySnapshotURL
+        self.eventTTL = eventTTL
         self.clock = clock
     }
 
-    var currentResourceVersion: Int { resourceVersion }
+    var currentResourceVersion: Int { store.currentRevision }
+
+    /// What the store wrote so far.
+    var storageStatistics: StorageStatistics { store.statistics }
 
     func resource(group: String, version: String, plural: String) -> ResourceInfo? {
         registry.find(group: group, version: version, plural: plural)
@@ -72,22 +98,38 @@ actor ClusterState {
 
     func resource(apiVersion: String, kind: String) -> ResourceInfo? { registry.find(apiVersion: apiVersion, kind: kind) }
 
-    // MARK: Startup and persistence
+    // MARK: Startup and storage
 
-    /// Loads the snapshot (if any) and makes sure the default namespaces exist.
+    /// The store's key prefix of a resource: `/group/plural/` (group `core` for the legacy group).
+    static func storePrefix(group: String, plural: String) -> String { "/\(group.isEmpty ? "core" : group)/\(plural)/" }
+
+    private static func storePrefix(_ info: ResourceInfo) -> String { storePrefix(group: info.group, plural: info.plural) }
+
+    /// The resource key (`ResourceInfo.key`) and object key of a store key.
+    private static func parseStoreKey(_ key: String) -> ObjectRef? {
+        let parts = key.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].isEmpty else { return nil }
+        let rest = key.dropFirst(parts[1].count + 2)
+        guard let slash = rest.firstIndex(of: "/") else { return nil }
+        let group = parts[1] == "core" ? "" : String(parts[1])
+        let plural = String(rest[rest.startIndex..<slash])
+        return ObjectRef(resource: group.isEmpty ? plural : "\(plural).\(group)", key: String(rest[rest.index(after: slash)...]))
+    }
+
+    /// Loads the stored objects (importing a legacy snapshot once) and makes sure the default namespaces exist.
     func bootstrap() throws {
-        if let snapshotURL, let data = try? Data(contentsOf: snapshotURL) {
-            let snapshot = try JSONValue.decode(data)
-            resourceVersion = snapshot["resourceVersion"]?.intValue ?? 0
-            compactedResourceVersion = resourceVersion
-            for (key, items) in snapshot["objects"]?.objectValue ?? [:] {
-                var map: [String: JSONValue] = [:]
-                for item in items.arrayValue ?? [] { map[storageKey(item)] = item }
-                objects[key] = map
+        try importLegacySnapshot()
+        for row in try store.list(prefix: "/") {
+            guard let ref = Self.parseStoreKey(row.key) else { continue }
+            let object = try JSONValue.decode(row.value)
+            objects[ref.resource, default: [:]][ref.key] = object
+            index(ref, object, createRevision: row.createRevision)
+            if ref.resource == BuiltinResources.events.key, let expires = row.expires {
+                eventExpiry[ref.key] = Date(timeIntervalSince1970: expires)
             }
-            for crd in objects[BuiltinResources.crds.key]?.values.map({ $0 }) ?? [] {
-                registry.register(ResourceRegistry.resources(fromCRD: crd))
-            }
+        }
+        for crd in objects[BuiltinResources.crds.key]?.keys.sorted().compactMap({ objects[BuiltinResources.crds.key]?[$0] }) ?? [] {
+            registry.register(ResourceRegistry.resources(fromCRD: crd))
         }
         for namespace in ["default", "kube-system", "kube-public", "kube-node-lease"]
         where objects[BuiltinResources.namespaces.key]?[storageKey(nil, namespace)] == nil {
@@ -97,33 +139,51 @@ actor ClusterState {
         }
     }
 
-    private func scheduleSnapshot() {
-        guard snapshotURL != nil, !snapshotScheduled else { return }
-        snapshotScheduled = true
-        Task {
-            try? await Task.sleep(for: .milliseconds(200))
-            self.writeSnapshot()
+    /// Moves the objects of the snapshot file the in-memory store wrote (before SQLite) into the store, keeping their
+    /// resourceVersions, merging Secrets' `stringData` into `data`; then deletes the file (it held `stringData` in plain text).
+    private func importLegacySnapshot() throws {
+        guard let url = legacySnapshotURL, FileManager.default.fileExists(atPath: url.path) else { return }
+        if store.currentRevision == 0 {
+            let snapshot = try JSONValue.decode(Data(contentsOf: url))
+            var rows: [(revision: Int, key: String, object: JSONValue)] = []
+            for (resource, items) in snapshot["objects"]?.objectValue ?? [:] {
+                let (plural, group) = resource.firstIndex(of: ".").map { (String(resource[..<$0]), String(resource[resource.index(after: $0)...])) }
+                    ?? (resource, "")
+                for var item in items.arrayValue ?? [] {
+                    if resource == BuiltinResources.secrets.key { item = try Self.mergeStringData(item) }
+                    let rv = Int(item["metadata"]?["resourceVersion"]?.stringValue ?? "") ?? 0
+                    rows.append((rv, Self.storePrefix(group: group, plural: plural) + storageKey(item), item))
+                }
+            }
+            // One row per object, at its own resourceVersion (the global counter made them distinct).
+            var next = 0
+            for row in rows.sorted(by: { $0.revision < $1.revision }) {
+                next = max(next + 1, row.revision)
+                var object = row.object
+                object.set(["metadata", "resourceVersion"], .string(String(next)))
+                try store.importRow(revision: next, key: row.key, value: object.jsonData)
+            }
+            try store.importFinished(revision: max(next, snapshot["resourceVersion"]?.intValue ?? 0))
         }
+        try FileManager.default.removeItem(at: url)
     }
 
-    /// Writes the durable snapshot now.
-    func writeSnapshot() {
-        snapshotScheduled = false
-        guard let snapshotURL else { return }
-        var all: [String: JSONValue] = [:]
-        for (key, map) in objects { all[key] = .array(map.keys.sorted().map { map[$0]! }) }
-        let snapshot = JSONValue.object(["resourceVersion": .number(Double(resourceVersion)), "objects": .object(all)])
-        try? FileManager.default.createDirectory(at: snapshotURL.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try? snapshot.jsonData.write(to: snapshotURL, options: .atomic)
+    /// Closes the store.
+    func close() {
+        endAllWatches()
+        store.close()
     }
 
     // MARK: Reads
 
     private func storageKey(_ object: JSONValue) -> String {
-        "\(object["metadata"]?["namespace"]?.stringValue ?? "")/\(object["metadata"]?["name"]?.stringValue ?? "")"
+        storageKey(object["metadata"]?["namespace"]?.stringValue, object["metadata"]?["name"]?.stringValue ?? "")
     }
 
-    private func storageKey(_ namespace: String?, _ name: String) -> String { "\(namespace ?? "")/\(name)" }
+    private func storageKey(_ namespace: String?, _ name: String) -> String {
+        guard let namespace, !namespace.isEmpty else { return name }
+        return "\(namespace)/\(name)"
+    }
 
     func get(_ info: ResourceInfo, namespace: String?, name: String) throws -> JSONValue {
         guard let object = objects[info.key]?[storageKey(namespace, name)] else { throw APIError.notFound(info, name) }
@@ -134,11 +194,40 @@ actor ClusterState {
     func list(_ info: ResourceInfo, namespace: String?) -> (items: [(key: String, object: JSONValue)], resourceVersion: Int) {
         let map = objects[info.key] ?? [:]
         let keys = map.keys.sorted().filter { namespace == nil || $0.hasPrefix("\(namespace!)/") }
-        return (keys.map { ($0, withTypeMeta(info, map[$0]!)) }, resourceVersion)
+        return (keys.map { ($0, withTypeMeta(info, map[$0]!)) }, store.currentRevision)
     }
 
+    /// The objects of a resource as they were at `revision` (now when nil or current), sorted by key, only those after
+    /// the key `after` when given. Throws `APIError.expired` when the revision is compacted.
+    func list(_ info: ResourceInfo, namespace: String?, at revision: Int?, after: String?) throws
+        -> (items: [(key: String, object: JSONValue)], resourceVersion: Int) {
+        guard let revision, revision != store.currentRevision else {
+            var current = list(info, namespace: namespace)
+            if let after { current.items.removeAll { $0.key <= after } }
+            return current
+        }
+        let prefix = Self.storePrefix(info) + (namespace.map { "\($0)/" } ?? "")
+        let rows: [KineRow]
+        do {
+            rows = try store.list(prefix: prefix, at: revision, after: after.map { Self.storePrefix(info) + $0 })
+        } catch KineError.compacted {
+            throw APIError.expired("The resourceVersion for the provided list is too old.")
+        } catch {
+            throw APIError.storage(error)
+        }
+        var items: [(key: String, object: JSONValue)] = []
+        for row in rows {
+            guard let ref = Self.parseStoreKey(row.key), let object = try? JSONValue.decode(row.value) else { continue }
+            items.append((ref.key, withTypeMeta(info, object)))
+        }
+        return (items, revision)
+    }
+
+    /// How many rows the store holds (live objects, superseded versions in the window, tombstones in the window).
+    func rowCount() throws -> Int { try store.rowCount() }
+
     /// True when a list/continue at `resourceVersion` can no longer be served consistently.
-    func isCompacted(_ rv: Int) -> Bool { rv < compactedResourceVersion }
+    func isCompacted(_ rv: Int) -> Bool { rv < store.compactRevision }
 
     private func withTypeMeta(_ info: ResourceInfo, _ object: JSONValue) -> JSONValue {
         var o = object
@@ -150,18 +239,27 @@ actor ClusterState {
     // MARK: Watch
 
     /// Registers a watcher. With `fromResourceVersion` nil or 0 the caller first gets the current objects
-    /// (synthetic ADDED); otherwise the retained history after that version is replayed into the stream.
+    /// (synthetic ADDED); otherwise the stored changes after that version are replayed into the stream.
     func watch(_ info: ResourceInfo, fromResourceVersion: Int?) throws
         -> (id: UUID, stream: AsyncStream<WatchSignal>, initial: [JSONValue]) {
         let (stream, continuation) = AsyncStream<WatchSignal>.makeStream()
         let id = UUID()
         var initial: [JSONValue] = []
         if let from = fromResourceVersion, from > 0 {
-            if from < compactedResourceVersion {
-                throw APIError.expired("too old resource version: \(from) (\(compactedResourceVersion + 1))")
+            let rows: [KineRow]
+            do {
+                rows = try store.changes(prefix: Self.storePrefix(info), after: from)
+            } catch KineError.compacted(_, let compactRevision) {
+                throw APIError.expired("too old resource version: \(from) (\(compactRevision + 1))")
+            } catch {
+                throw APIError.storage(error)
             }
-            for event in history where event.resourceKey == info.key && event.resourceVersion > from {
-                continuation.yield(.event(event))
+            for row in rows {
+                guard let object = try? JSONValue.decode(row.value) else { continue }
+                let type = row.deleted ? "DELETED" : row.created ? "ADDED" : "MODIFIED"
+                let previous = type == "MODIFIED" ? row.previousValue.flatMap { try? JSONValue.decode($0) } : nil
+                continuation.yield(.event(WatchEvent(type: type, object: withTypeMeta(info, object), previous: previous.map { withTypeMeta(info, $0) },
+                                                     resourceVersion: row.revision, resourceKey: info.key)))
             }
         } else {
             initial = list(info, namespace: nil).items.map(\.object)
@@ -185,28 +283,75 @@ actor ClusterState {
 
     // MARK: Commit
 
+    /// Writes one version of an object (or its deletion) to the store, then to the in-memory view, then to watchers.
     @discardableResult
-    private func commit(_ info: ResourceInfo, _ type: String, _ object: JSONValue, previous: JSONValue?) -> JSONValue {
-        resourceVersion += 1
+    private func commit(_ info: ResourceInfo, _ type: String, _ object: JSONValue, previous: JSONValue?) throws -> JSONValue {
+        let revision = store.currentRevision + 1
         var stored = object
-        stored.set(["metadata", "resourceVersion"], .string(String(resourceVersion)))
+        stored.set(["metadata", "resourceVersion"], .string(String(revision)))
         stored = withTypeMeta(info, stored)
-        let key = storageKey(stored)
+        let ref = ObjectRef(resource: info.key, key: storageKey(stored))
+        let existing = objects[info.key]?[ref.key]
+        let prevRevision = existing.flatMap { Int($0["metadata"]?["resourceVersion"]?.stringValue ?? "") } ?? 0
+        let createRevision = existing == nil ? revision : (createRevisions[ref] ?? prevRevision)
+        var expires: Date?
+        if info.key == BuiltinResources.events.key && type != "DELETED" { expires = clock().addingTimeInterval(Self.seconds(eventTTL)) }
+        do {
+            try store.append(key: Self.storePrefix(info) + ref.key, deleted: type == "DELETED", createRevision: createRevision,
+                             prevRevision: prevRevision, expires: expires?.timeIntervalSince1970, value: stored.jsonData)
+        } catch {
+            throw APIError.storage(error)
+        }
+        if let existing { unindex(ref, existing) }
         if type == "DELETED" {
-            objects[info.key]?[key] = nil
+            objects[info.key]?[ref.key] = nil
+            if info.key == BuiltinResources.events.key { eventExpiry[ref.key] = nil }
         } else {
-            objects[info.key, default: [:]][key] = stored
+            objects[info.key, default: [:]][ref.key] = stored
+            index(ref, stored, createRevision: createRevision)
+            if let expires { eventExpiry[ref.key] = expires }
         }
-        let event = WatchEvent(type: type, object: stored, previous: previous, resourceVersion: resourceVersion, resourceKey: info.key)
-        history.append(event)
-        if history.count > historyLimit {
-            let dropped = history.count - historyLimit
-            compactedResourceVersion = history[dropped - 1].resourceVersion
-            history.removeFirst(dropped)
-        }
+        let event = WatchEvent(type: type, object: stored, previous: previous, resourceVersion: revision, resourceKey: info.key)
         for (_, w) in watchers where w.key == info.key { w.continuation.yield(.event(event)) }
-        scheduleSnapshot()
         return stored
+    }
+
+    private static func seconds(_ d: Duration) -> TimeInterval {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    private func index(_ ref: ObjectRef, _ object: JSONValue, createRevision: Int) {
+        createRevisions[ref] = createRevision
+        if let uid = object["metadata"]?["uid"]?.stringValue { uidIndex[uid] = ref }
+        for owner in object["metadata"]?["ownerReferences"]?.arrayValue ?? [] {
+            if let uid = owner["uid"]?.stringValue { ownerIndex[uid, default: []].insert(ref) }
+        }
+    }
+
+    private func unindex(_ ref: ObjectRef, _ object: JSONValue) {
+        createRevisions[ref] = nil
+        if let uid = object["metadata"]?["uid"]?.stringValue, uidIndex[uid] == ref { uidIndex[uid] = nil }
+        for owner in object["metadata"]?["ownerReferences"]?.arrayValue ?? [] {
+            guard let uid = owner["uid"]?.stringValue else { continue }
+            ownerIndex[uid]?.remove(ref)
+            if ownerIndex[uid]?.isEmpty == true { ownerIndex[uid] = nil }
+        }
+    }
+
+    // MARK: Event time to live
+
+    /// Deletes the Events whose time to live passed (as etcd's lease expiry does for the API server); returns how many.
+    @discardableResult
+    func expireEvents() -> Int {
+        let now = clock()
+        let info = BuiltinResources.events
+        var expired = 0
+        for (key, date) in eventExpiry where date <= now {
+            eventExpiry[key] = nil
+            guard let object = objects[info.key]?[key] else { continue }
+            if (try? remove(info, object)) != nil { expired += 1 }
+        }
+        return expired
     }
 
     // MARK: Create
@@ -250,6 +395,7 @@ actor ClusterState {
         if info.key == BuiltinResources.crds.key { object = try prepareCRD(object) }
         if info.key == BuiltinResources.namespaces.key { object.set(["status"], .object(["phase": .string("Active")])) }
         if info.key == BuiltinResources.jobs.key { object = Self.defaultJob(object) }
+        if info.key == BuiltinResources.secrets.key { object = try Self.mergeStringData(object) }
         object.set(["metadata", "uid"], .string(UUID().uuidString.lowercased()))
         object.set(["metadata", "creationTimestamp"], .string(KubeTime.format(clock())))
         object.set(["metadata", "generation"], .number(1))
@@ -257,7 +403,7 @@ actor ClusterState {
         object.set(["metadata", "deletionTimestamp"], nil)
         object = withTypeMeta(info, object)
         if options.dryRun { return WriteResult(object: object, created: true, warnings: warnings) }
-        let stored = commit(info, "ADDED", object, previous: nil)
+        let stored = try commit(info, "ADDED", object, previous: nil)
         if info.key == BuiltinResources.crds.key { registry.register(ResourceRegistry.resources(fromCRD: stored)) }
         return WriteResult(object: stored, created: true, warnings: warnings)
     }
@@ -335,6 +481,61 @@ actor ClusterState {
         return object
     }
 
+    /// What the API server does with a Secret (core/v1 conversion): each `stringData` entry is base64-encoded into
+    /// `data`, replacing a `data` entry of the same key, and `stringData` itself is never stored; `data` values must be
+    /// base64. An empty `data` is omitted, as Go's `omitempty` does.
+    static func mergeStringData(_ secret: JSONValue) throws -> JSONValue {
+        func undecodable(_ reason: String) -> APIError {
+            APIError.badRequest("Secret in version \"v1\" cannot be handled as a Secret: \(reason)")
+        }
+        var data: [String: JSONValue] = [:]
+        switch secret["data"] {
+        case nil, .null?: break
+        case .object(let entries)?:
+            for (key, value) in entries {
+                switch value {
+                case .null: data[key] = .string("")
+                case .string(let text):
+                    if let offset = Self.invalidBase64Offset(text) { throw undecodable("illegal base64 data at input byte \(offset)") }
+                    data[key] = value
+                default: throw undecodable("data[\(key)]: expected a base64 string")
+                }
+            }
+        default: throw undecodable("data: expected an object of base64 strings")
+        }
+        switch secret["stringData"] {
+        case nil, .null?: break
+        case .object(let entries)?:
+            for (key, value) in entries {
+                guard let text = value.stringValue else { throw undecodable("stringData[\(key)]: expected a string") }
+                data[key] = .string(Data(text.utf8).base64EncodedString())
+            }
+        default: throw undecodable("stringData: expected an object of strings")
+        }
+        var merged = secret
+        merged.set(["stringData"], nil)
+        merged.set(["data"], data.isEmpty ? nil : .object(data))
+        return merged
+    }
+
+    /// The offset of the first byte that makes `text` invalid standard (padded) base64, as Go's decoder reports it; nil when valid.
+    static func invalidBase64Offset(_ text: String) -> Int? {
+        let bytes = Array(text.utf8)
+        func isAlphabet(_ b: UInt8) -> Bool {
+            (b >= 65 && b <= 90) || (b >= 97 && b <= 122) || (b >= 48 && b <= 57) || b == 43 || b == 47
+        }
+        var index = 0
+        while index < bytes.count && isAlphabet(bytes[index]) { index += 1 }
+        let padding = bytes.count - index
+        if index < bytes.count {
+            // Only one or two '=' may follow, ending the text on a multiple of four.
+            guard padding <= 2, bytes[index...].allSatisfy({ $0 == 61 }), bytes.count % 4 == 0, index % 4 >= 2 else { return index }
+            return nil
+        }
+        // An incomplete last quantum is reported at its start.
+        return bytes.count % 4 == 0 ? nil : bytes.count - bytes.count % 4
+    }
+
     private static func defaultJob(_ job: JSONValue) -> JSONValue {
         var j = job
         if j["spec"]?["backoffLimit"] == nil { j.set(["spec", "backoffLimit"], .number(6)) }
@@ -382,6 +583,7 @@ actor ClusterState {
             object.set(["metadata", "managedFields"], nil)
         }
         object = withTypeMeta(info, object)
+        if info.key == BuiltinResources.secrets.key && subresource == nil { object = try Self.mergeStringData(object) }
         var warnings: [String] = []
         if info.isCustom { object = try validateCustom(info, object, old: existing, options: options, warnings: &warnings) }
         if existing["metadata"]?["deletionTimestamp"] != nil {
@@ -411,10 +613,10 @@ actor ClusterState {
             return WriteResult(object: withTypeMeta(info, existing), warnings: warnings)
         }
         if options.dryRun { return WriteResult(object: object, warnings: warnings) }
-        let stored = commit(info, "MODIFIED", object, previous: existing)
+        let stored = try commit(info, "MODIFIED", object, previous: existing)
         if info.key == BuiltinResources.crds.key { registry.register(ResourceRegistry.resources(fromCRD: stored)) }
         if stored["metadata"]?["deletionTimestamp"] != nil && (stored["metadata"]?["finalizers"]?.arrayValue ?? []).isEmpty {
-            remove(info, stored)
+            try remove(info, stored)
         }
         return WriteResult(object: stored, warnings: warnings)
     }
@@ -487,18 +689,18 @@ actor ClusterState {
         }
         if request.dryRun { return (withTypeMeta(info, existing), false) }
         let policy = request.propagationPolicy ?? (info.key == BuiltinResources.jobs.key ? "Orphan" : "Background")
-        return deleteObject(info, existing, policy: policy)
+        return try deleteObject(info, existing, policy: policy)
     }
 
-    private func deleteObject(_ info: ResourceInfo, _ existing: JSONValue, policy: String) -> (object: JSONValue, removed: Bool) {
+    private func deleteObject(_ info: ResourceInfo, _ existing: JSONValue, policy: String) throws -> (object: JSONValue, removed: Bool) {
         let uid = existing["metadata"]?["uid"]?.stringValue ?? ""
-        if policy == "Orphan" { orphanDependents(of: uid) }
+        if policy == "Orphan" { try orphanDependents(of: uid) }
         var finalizers = existing["metadata"]?["finalizers"]?.arrayValue?.compactMap(\.stringValue) ?? []
         if policy == "Foreground" && !dependents(of: uid).isEmpty && !finalizers.contains("foregroundDeletion") {
             finalizers.append("foregroundDeletion")
         }
         if finalizers.isEmpty {
-            remove(info, existing)
+            try remove(info, existing)
             return (withTypeMeta(info, existing), true)
         }
         var current = existing
@@ -510,28 +712,32 @@ actor ClusterState {
                 marked.set(["metadata", "generation"], .number(Double((existing["metadata"]?["generation"]?.intValue ?? 0) + 1)))
             }
             marked.set(["metadata", "finalizers"], .array(finalizers.map { .string($0) }))
-            current = commit(info, "MODIFIED", marked, previous: existing)
+            current = try commit(info, "MODIFIED", marked, previous: existing)
         }
-        if finalizers.contains("foregroundDeletion") { processForeground(info, current) }
+        if finalizers.contains("foregroundDeletion") { try processForeground(info, current) }
         let latest = objects[info.key]?[storageKey(current)]
         return (latest.map { withTypeMeta(info, $0) } ?? withTypeMeta(info, current), latest == nil)
     }
 
     /// Removes an object for good and lets the garbage collector react.
-    private func remove(_ info: ResourceInfo, _ object: JSONValue) {
+    private func remove(_ info: ResourceInfo, _ object: JSONValue) throws {
         guard objects[info.key]?[storageKey(object)] != nil else { return }
-        commit(info, "DELETED", object, previous: nil)
+        try commit(info, "DELETED", object, previous: nil)
         appliedConfigurations["\(info.key)|\(storageKey(object))"] = nil
         let name = object["metadata"]?["name"]?.stringValue ?? ""
         if info.key == BuiltinResources.namespaces.key {
             for r in registry.resources where r.namespaced {
-                for (_, o) in objects[r.key] ?? [:] where o["metadata"]?["namespace"]?.stringValue == name { remove(r, o) }
+                for key in (objects[r.key] ?? [:]).keys.sorted() where key.hasPrefix("\(name)/") {
+                    if let o = objects[r.key]?[key] { try remove(r, o) }
+                }
             }
         }
         if info.key == BuiltinResources.crds.key, let group = object["spec"]?["group"]?.stringValue,
            let plural = object["spec"]?["names"]?["plural"]?.stringValue {
             if let served = registry.resources.first(where: { $0.isCustom && $0.group == group && $0.plural == plural }) {
-                for (_, o) in objects[served.key] ?? [:] { commit(served, "DELETED", o, previous: nil) }
+                for key in (objects[served.key] ?? [:]).keys.sorted() {
+                    if let o = objects[served.key]?[key] { try commit(served, "DELETED", o, previous: nil) }
+                }
                 objects[served.key] = nil
             }
             registry.unregister(group: group, plural: plural)
@@ -543,63 +749,57 @@ actor ClusterState {
             var refs = current["metadata"]?["ownerReferences"]?.arrayValue ?? []
             refs.removeAll { $0["uid"]?.stringValue == uid }
             if refs.isEmpty {
-                _ = deleteObject(depInfo, current, policy: "Background")
+                _ = try deleteObject(depInfo, current, policy: "Background")
             } else {
                 var updated = current
                 updated.set(["metadata", "ownerReferences"], .array(refs))
-                commit(depInfo, "MODIFIED", updated, previous: current)
+                try commit(depInfo, "MODIFIED", updated, previous: current)
             }
         }
         // A foreground-deleting owner may now be free to go.
         for ref in object["metadata"]?["ownerReferences"]?.arrayValue ?? [] {
             guard let ownerUID = ref["uid"]?.stringValue, case let (ownerInfo, owner)? = find(uid: ownerUID) else { continue }
             if owner["metadata"]?["finalizers"]?.arrayValue?.contains(.string("foregroundDeletion")) == true {
-                processForeground(ownerInfo, owner)
+                try processForeground(ownerInfo, owner)
             }
         }
     }
 
-    private func processForeground(_ info: ResourceInfo, _ owner: JSONValue) {
+    private func processForeground(_ info: ResourceInfo, _ owner: JSONValue) throws {
         let uid = owner["metadata"]?["uid"]?.stringValue ?? ""
         for (depInfo, dependent) in dependents(of: uid) where dependent["metadata"]?["deletionTimestamp"] == nil {
-            _ = deleteObject(depInfo, dependent, policy: "Foreground")
+            _ = try deleteObject(depInfo, dependent, policy: "Foreground")
         }
         guard dependents(of: uid).isEmpty, let current = objects[info.key]?[storageKey(owner)] else { return }
         var updated = current
         let finalizers = (current["metadata"]?["finalizers"]?.arrayValue ?? []).filter { $0 != .string("foregroundDeletion") }
         updated.set(["metadata", "finalizers"], finalizers.isEmpty ? nil : .array(finalizers))
-        let stored = commit(info, "MODIFIED", updated, previous: current)
-        if finalizers.isEmpty { remove(info, stored) }
+        let stored = try commit(info, "MODIFIED", updated, previous: current)
+        if finalizers.isEmpty { try remove(info, stored) }
     }
 
-    private func orphanDependents(of uid: String) {
+    private func orphanDependents(of uid: String) throws {
         for (depInfo, dependent) in dependents(of: uid) {
             var updated = dependent
             let refs = (dependent["metadata"]?["ownerReferences"]?.arrayValue ?? []).filter { $0["uid"]?.stringValue != uid }
             updated.set(["metadata", "ownerReferences"], refs.isEmpty ? nil : .array(refs))
-            commit(depInfo, "MODIFIED", updated, previous: dependent)
+            try commit(depInfo, "MODIFIED", updated, previous: dependent)
         }
     }
 
+    /// The objects naming `uid` in their ownerReferences, from the owner index (sorted, for a stable order).
     private func dependents(of uid: String) -> [(ResourceInfo, JSONValue)] {
-        guard !uid.isEmpty else { return [] }
-        var out: [(ResourceInfo, JSONValue)] = []
-        for info in registry.resources {
-            for key in (objects[info.key] ?? [:]).keys.sorted() {
-                let o = objects[info.key]![key]!
-                if o["metadata"]?["ownerReferences"]?.arrayValue?.contains(where: { $0["uid"]?.stringValue == uid }) == true {
-                    out.append((info, o))
-                }
-            }
+        guard !uid.isEmpty, let refs = ownerIndex[uid] else { return [] }
+        return refs.sorted().compactMap { ref in
+            guard let info = registry.resources.first(where: { $0.key == ref.resource }), let o = objects[ref.resource]?[ref.key] else { return nil }
+            return (info, o)
         }
-        return out
     }
 
     private func find(uid: String) -> (ResourceInfo, JSONValue)? {
-        for info in registry.resources {
-            if let o = objects[info.key]?.values.first(where: { $0["metadata"]?["uid"]?.stringValue == uid }) { return (info, o) }
-        }
-        return nil
+        guard let ref = uidIndex[uid], let info = registry.resources.first(where: { $0.key == ref.resource }),
+              let o = objects[ref.resource]?[ref.key] else { return nil }
+        return (info, o)
     }
 
     // MARK: System writes (the simulated job runner)
@@ -611,12 +811,12 @@ actor ClusterState {
         if let status {
             let previous = created
             created.set(["status"], status)
-            created = commit(info, "MODIFIED", created, previous: previous)
+            created = try commit(info, "MODIFIED", created, previous: previous)
         }
         return created
     }
 
-    /// Changes an object's status as the system; returns nil when the object is gone.
+    /// Changes an object's status as the system; returns nil when the object is gone (or the store failed).
     @discardableResult
     func systemUpdateStatus(_ info: ResourceInfo, namespace: String?, name: String,
                             _ mutate: @Sendable (inout JSONValue) -> Void) -> JSONValue? {
@@ -626,12 +826,12 @@ actor ClusterState {
         guard status != existing["status"] else { return existing }
         var updated = existing
         updated.set(["status"], status)
-        return commit(info, "MODIFIED", updated, previous: existing)
+        return try? commit(info, "MODIFIED", updated, previous: existing)
     }
 
-    /// Deletes as the system (Background propagation); nil when already gone.
+    /// Deletes as the system (Background propagation); nothing when already gone.
     func systemDelete(_ info: ResourceInfo, namespace: String?, name: String) {
         guard let existing = objects[info.key]?[storageKey(namespace, name)] else { return }
-        _ = deleteObject(info, existing, policy: "Background")
+        _ = try? deleteObject(info, existing, policy: "Background")
     }
 }

@@ -10,8 +10,8 @@ import NIOSSL
 
 /// How to run the local control plane.
 public struct ControlPlaneConfiguration: Sendable {
-    /// Where certificates, the token and the durable snapshot live. nil keeps everything in memory
-    /// (certificates are still generated, for HTTPS).
+    /// Where certificates, the token and the database (`state.db`, SQLite) live, mode 0700 with files 0600. nil keeps
+    /// everything in memory (certificates are still generated, for HTTPS).
     public var stateDirectory: URL?
     /// HTTPS port on 127.0.0.1; 0 picks a free one.
     public var port: Int
@@ -26,15 +26,18 @@ public struct ControlPlaneConfiguration: Sendable {
     public var jobRunner: JobRunnerConfiguration
     /// Where `start` writes a kubeconfig; nil writes none.
     public var kubeconfigPath: URL?
-    /// How many changes the watch history keeps (older resourceVersions get 410 Expired).
+    /// How many revisions the store keeps after compaction (lists at and watches from older resourceVersions get
+    /// 410 Expired).
     public var watchHistoryLimit: Int
+    /// How long an Event lives after its last write (the API server's `--event-ttl`, default 1 h).
+    public var eventTTL: Duration
     /// How often watches that allow bookmarks get one.
     public var bookmarkInterval: Duration
 
     public init(stateDirectory: URL? = nil, port: Int = 0, insecurePort: Int? = nil, token: String? = nil,
                 insecureRequiresToken: Bool = false, builder: (any ImageBuilder)? = nil,
                 jobRunner: JobRunnerConfiguration = JobRunnerConfiguration(), kubeconfigPath: URL? = nil,
-                watchHistoryLimit: Int = 5000, bookmarkInterval: Duration = .seconds(30)) {
+                watchHistoryLimit: Int = 5000, bookmarkInterval: Duration = .seconds(30), eventTTL: Duration = .seconds(3600)) {
         self.stateDirectory = stateDirectory
         self.port = port
         self.insecurePort = insecurePort
@@ -45,6 +48,7 @@ public struct ControlPlaneConfiguration: Sendable {
         self.kubeconfigPath = kubeconfigPath
         self.watchHistoryLimit = watchHistoryLimit
         self.bookmarkInterval = bookmarkInterval
+        self.eventTTL = eventTTL
     }
 }
 
@@ -111,7 +115,14 @@ public struct LocalControlPlane: Sendable {
         var logger = Logger(label: "mir.kubelocal")
         logger.logLevel = .info
         let fm = FileManager.default
-        if let dir = configuration.stateDirectory { try fm.createDirectory(at: dir, withIntermediateDirectories: true) }
+        if let dir = configuration.stateDirectory {
+            do {
+                try fm.createDirectory(at: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                try fm.setAttributes([.posixPermissions: 0o700], ofItemAtPath: dir.path)
+            } catch {
+                throw ControlPlaneError.startFailed("creating the state directory \(dir.path): \(error)")
+            }
+        }
         let certificates: ServingCertificates
         do {
             certificates = try configuration.stateDirectory.map { try ServingCertificates.loadOrCreate(in: $0) } ?? ServingCertificates.generate()
@@ -119,9 +130,16 @@ public struct LocalControlPlane: Sendable {
             throw ControlPlaneError.startFailed("generating certificates: \(error)")
         }
         let token = try configuration.token ?? Self.loadOrCreateToken(configuration.stateDirectory)
-        let state = ClusterState(historyLimit: configuration.watchHistoryLimit,
-                                 snapshotURL: configuration.stateDirectory?.appendingPathComponent("snapshot.json"))
-        do { try await state.bootstrap() } catch { throw ControlPlaneError.startFailed("loading the snapshot: \(error)") }
+        let state: ClusterState
+        do {
+            state = try ClusterState(historyLimit: configuration.watchHistoryLimit,
+                                     databaseURL: configuration.stateDirectory?.appendingPathComponent(Self.databaseFile),
+                                     legacySnapshotURL: configuration.stateDirectory?.appendingPathComponent("snapshot.json"),
+                                     eventTTL: configuration.eventTTL)
+            try await state.bootstrap()
+        } catch {
+            throw ControlPlaneError.startFailed("loading the stored objects: \(error)")
+        }
 
         let tls: NIOSSLContext
         do {
@@ -153,10 +171,29 @@ public struct LocalControlPlane: Sendable {
             url: URL(string: "https://127.0.0.1:\(secure.port)")!,
             insecureURL: insecure.map { URL(string: "http://127.0.0.1:\($0.port)")! },
             token: token, caCertificatePEM: certificates.caCertificatePEM, kubeconfigPath: configuration.kubeconfigPath,
-            state: state, servers: [secure] + (insecure.map { [$0] } ?? []), runner: runner, requests: requests)
+            state: state, servers: [secure] + (insecure.map { [$0] } ?? []), runner: runner, requests: requests,
+            eventSweeper: Self.sweepEvents(state, every: Self.sweepInterval(configuration.eventTTL)))
         if let path = configuration.kubeconfigPath { try running.writeKubeconfig(to: path) }
         logger.info("local control plane serving on \(running.url)")
         return running
+    }
+
+    /// The SQLite database in the state directory.
+    public static let databaseFile = "state.db"
+
+    /// How often expired Events are looked for: a tenth of the time to live, between 100 ms and a minute.
+    static func sweepInterval(_ ttl: Duration) -> Duration {
+        min(max(ttl / 10, .milliseconds(100)), .seconds(60))
+    }
+
+    private static func sweepEvents(_ state: ClusterState, every interval: Duration) -> Task<Void, Never> {
+        Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                if Task.isCancelled { break }
+                await state.expireEvents()
+            }
+        }
     }
 
     private static func loadOrCreateToken(_ directory: URL?) throws -> String {
@@ -192,9 +229,10 @@ public final class RunningControlPlane: Sendable {
     let state: ClusterState
     private let servers: [HTTPServer]
     private let runner: JobRunner?
+    private let eventSweeper: Task<Void, Never>
 
     init(url: URL, insecureURL: URL?, token: String, caCertificatePEM: String, kubeconfigPath: URL?, state: ClusterState,
-         servers: [HTTPServer], runner: JobRunner?, requests: RequestCounter) {
+         servers: [HTTPServer], runner: JobRunner?, requests: RequestCounter, eventSweeper: Task<Void, Never>) {
         self.url = url
         self.insecureURL = insecureURL
         self.token = token
@@ -204,15 +242,20 @@ public final class RunningControlPlane: Sendable {
         self.servers = servers
         self.runner = runner
         self.requests = requests
+        self.eventSweeper = eventSweeper
     }
 
-    /// Stops the job runner, ends every watch, closes the listeners and writes the final snapshot.
+    /// Stops the job runner and the event sweeper, ends every watch, closes the listeners and the database.
     public func shutdown() async {
+        eventSweeper.cancel()
         await runner?.stop()
         await state.endAllWatches()
         for server in servers { await server.shutdown() }
-        await state.writeSnapshot()
+        await state.close()
     }
+
+    /// What the store wrote so far (rows and bytes), for tests and benchmarks that count work.
+    public func storageStatistics() async -> StorageStatistics { await state.storageStatistics }
 
     /// The kubeconfig text for this control plane (context `mir-dev`, the CA inline, the bearer token).
     public func kubeconfig() -> String {
