@@ -133,6 +133,10 @@ public final class ManagedImageReconciler: Sendable {
                                             status: object.status.map { (image: name, status: $0) }, snapshot: JobSnapshot())
         let observer = Observer(registry: registry, records: store)
         var observed = try await observer.observe(desired)
+        // A succeeded Job whose tag the registry does not show failed (PushNotVisible): not a reason to build at once.
+        let checkedJobs = visibilityChecked(try await store.snapshotJobs(), image: image, observed: observed)
+        store.snapshot?.jobs = checkedJobs
+        observed.buildRecords = store.records(from: checkedJobs)
         let plan = Planner.plan(desired: desired, observed: observed, options: PlanOptions(maxDeletions: 0))
 
         // Someone else's repository: never taken over.
@@ -189,6 +193,28 @@ public final class ManagedImageReconciler: Sendable {
         if !tokenHandled, registryFailure == nil, observed.repositories[image.repositoryName]?.description != nil { reason = .manual }
         var waiting: (reason: String, message: String)?
         var submitFailure: String?
+        // Rebuilds after PushNotVisible back off per (image, tag) and are capped per hour.
+        var pushNotVisibleWait: Duration?
+        let notVisible = jobs.first { job in
+            guard job.tag == image.tag, !job.isBeingDeleted, case .failed(.pushNotVisible, _, _) = job.outcome else { return false }
+            return true
+        }
+        if let notVisible, reason == nil, registryFailure == nil {
+            switch scheduler.rebuilds.request(image: name, tag: image.tag) {
+            case .rebuild(let attempt):
+                reason = BuildReason(rawValue: notVisible.record.reason) ?? .new
+                ControllerMetrics.pushNotVisibleRebuild("started")
+                logger.warning("rebuilding \(name):\(image.tag) after PushNotVisible (rebuild \(attempt), at most \(scheduler.rebuilds.maxPerHour) per hour)")
+            case .backoff(let delay):
+                ControllerMetrics.pushNotVisibleRebuild("backoff")
+                pushNotVisibleWait = delay
+            case .capped(let delay):
+                ControllerMetrics.pushNotVisibleRebuild("capped")
+                pushNotVisibleWait = delay
+            }
+        } else if notVisible == nil, observed.repositories[image.repositoryName]?.hasImage(tag: image.tag) == true {
+            scheduler.rebuilds.forget(image: name)
+        }
         if let buildReason = reason, registryFailure == nil {
             do {
                 waiting = try await startBuild(object, image: image, depth: depth, reason: buildReason, observed: observed, jobs: jobs,
@@ -198,7 +224,7 @@ public final class ManagedImageReconciler: Sendable {
                 submitFailure = "starting the build Job in namespace \(namespace) failed: \(error)"
                 waiting = ("BuildNotStarted", submitFailure!)
             }
-            jobs = try await store.jobs()
+            jobs = visibilityChecked(try await store.jobs(), image: image, observed: observed)
         } else {
             scheduler.withdraw(name)
         }
@@ -214,7 +240,17 @@ public final class ManagedImageReconciler: Sendable {
         if let submitFailure {
             throw ReconcileError(image: name, operation: "start build", message: submitFailure)
         }
+        if let pushNotVisibleWait, waiting == nil { return .requeueAfter(max(pushNotVisibleWait, .milliseconds(5))) }
         return waiting == nil ? .done : .requeueAfter(waitInterval)
+    }
+
+    /// `jobs` with a succeeded Job of the image's tag that the registry does not show turned into a PushNotVisible failure.
+    func visibilityChecked(_ jobs: [ObservedBuildJob], image: ResolvedImage, observed: ObservedState) -> [ObservedBuildJob] {
+        let repository = observed.repositories[image.repositoryName]
+        var tags: Set<String>?
+        if case .known(let known)? = repository?.imageTags { tags = known }
+        return PushVisibility.check(jobs, tag: image.tag, repositoryCreatedAt: repository?.description?.createdAt, imageTags: tags,
+                                    registry: registry.displayName)
     }
 
     /// Starts the build when its parent's image exists and a slot is free; returns why it waits otherwise.
@@ -337,13 +373,21 @@ public final class ManagedImageReconciler: Sendable {
             var message = job.record.message ?? ""
             switch job.outcome {
             case .failed(let r, let m, _): reason = r.rawValue; message = m
-            case .succeeded(_, let truncated, _, _):
-                message = truncated ? "pipLibraries truncated: the pip list did not fit in the termination message" : "build succeeded"
+            case .succeeded(let libraries, let report, _, _):
+                message = report.summary(shown: libraries.count).map { "build succeeded; \($0)" } ?? "build succeeded"
             case .running: break
             }
             if let token = job.rebuildToken { message += " [rebuild \(token)]" }
             return .init(jobName: job.name, reason: reason, startTime: job.record.startedAt, completionTime: job.record.finishedAt, message: message)
         } ?? previous?.build
+        // The pip report of the current image's Job: complete, truncated (with the total) or unreadable. An unreadable
+        // report never shows as an empty pip list.
+        var reportCondition: (String, String, String)?
+        var reportUnreadable = false
+        if case .succeeded(let libraries, let report, _, _)? = current?.outcome {
+            reportCondition = report.condition(shown: libraries.count)
+            if case .unreadable = report { reportUnreadable = true }
+        }
         let final = derived
         let finalDigest = digest
         try await statusWriter.update(name, current: object) { status, meta in
@@ -355,7 +399,7 @@ public final class ManagedImageReconciler: Sendable {
             status.imageTag = final.currentTag
             status.imageDigest = final.currentTag == nil ? nil : (finalDigest ?? (status.imageTag == final.currentTag ? status.imageDigest : nil))
             status.platformVersion = final.platformVersion
-            status.pipLibraries = final.currentTag == nil ? nil : final.pipLibraries
+            status.pipLibraries = final.currentTag == nil || reportUnreadable ? nil : final.pipLibraries
             status.childImages = children
             status.build = buildStatus
             status.observedGeneration = gen
@@ -368,6 +412,7 @@ public final class ManagedImageReconciler: Sendable {
             put(ConditionType.repositorySynced, repoSynced)
             put(ConditionType.lifecyclePolicySynced, policySynced)
             put(ConditionType.buildSucceeded, buildCondition)
+            if let reportCondition { put(ConditionType.buildReport, reportCondition) }
             status.conditions = conditions
         }
     }

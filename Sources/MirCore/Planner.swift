@@ -66,10 +66,13 @@ public enum Planner {
         if repository?.hasImage(tag: image.tag) == true { return nil }
         if let record = observed.record(image: image.name, tag: image.tag) {
             switch record.state {
+            // Submitted before its repository was (re)created, or its repository is gone: the registry lost the
+            // build's target. Lost: submitted again.
+            case .submitted where repository == nil || repository?.description.map({ record.startedAt < $0.createdAt }) == true: break
             case .submitted, .running: return nil
             case .succeeded where repository?.hasImage(tag: image.tag) == nil: return nil
             case .failed where !options.retryFailedBuilds: return nil
-            case .succeeded, .failed: break
+            case .succeeded, .failed, .abandoned, .lost: break  // Abandoned/Lost: the build is not under way any more.
             }
         }
         return .inferred(for: image, previous: observed.lastGoodBuild(of: image.name, repository: repository),

@@ -72,6 +72,11 @@ struct ConfigLoaderTests {
         ("platformVersion: \"1.0 && id\"\n", "mir.yaml:1:18: error: platformVersion \"1.0 && id\" contains a space"),
         ("a: 1\n---\nb: 2\n", "mir.yaml:3:1: error: the config file must hold a single YAML document"),
         ("a: [\n", "mir.yaml:2:1: error: invalid YAML"),
+        // Issue 8, problem 13: NaN is named as such (it used to say "expected a number, found a number").
+        ("builder:\n  simulateDelaySeconds: .nan\n", "mir.yaml:2:25: error: expected a finite number, found NaN: not a finite number"),
+        ("builder:\n  simulateDelaySeconds: -.inf\n", "mir.yaml:2:25: error: expected a finite number, found -infinity: not a finite number"),
+        // Issue 8 §5: build pods need their own ServiceAccount.
+        ("builder:\n  serviceAccountName: default\n", "mir.yaml:2:23: error: serviceAccountName must not be \"default\""),
     ])
     func invalid(_ text: String, _ expected: String) {
         do {
