@@ -24,8 +24,9 @@ public struct ObservedBuildJob: Sendable, Hashable {
     public var isBeingDeleted: Bool { job.metadata.deletionTimestamp != nil }
     /// Where the Job pushes: the kaniko container's `--destination`.
     public var destination: String? {
-        guard case .object(let template) = job.spec?.template, case .object(let pod)? = template["spec"],
-              case .array(let containers)? = pod["containers"] else { return nil }
+        guard case .object(let template) = job.spec?.template, case .object(let pod)? = template["spec"] else { return nil }
+        var containers: [JSONValue] = []
+        for key in ["initContainers", "containers"] { if case .array(let list)? = pod[key] { containers += list } }
         for case .object(let container) in containers {
             guard case .array(let args)? = container["args"] else { continue }
             for case .string(let arg) in args where arg.hasPrefix("--destination=") { return String(arg.dropFirst("--destination=".count)) }

@@ -382,12 +382,14 @@ public final class ManagedImageReconciler: Sendable {
         } ?? previous?.build
         // The pip report of the current image's Job: complete, truncated (with the total) or unreadable. An unreadable
         // report never shows as an empty pip list.
-        var reportCondition: (String, String, String)?
-        var reportUnreadable = false
+        var currentReport: (condition: (String, String, String), unreadable: Bool)?
         if case .succeeded(let libraries, let report, _, _)? = current?.outcome {
-            reportCondition = report.condition(shown: libraries.count)
-            if case .unreadable = report { reportUnreadable = true }
+            var unreadable = false
+            if case .unreadable = report { unreadable = true }
+            currentReport = (report.condition(shown: libraries.count), unreadable)
         }
+        let reportCondition = currentReport?.condition
+        let reportUnreadable = currentReport?.unreadable ?? false
         let final = derived
         let finalDigest = digest
         try await statusWriter.update(name, current: object) { status, meta in

@@ -16,6 +16,14 @@ import Testing
         }
     }
 
+    @Test func anAbandonedBuildWhoseTagIsThereIsBuiltAgainToRecordItsOutcome() {
+        let repo = observedRepo("mir/a", tags: ownedTags("a"), images: ["py3.11-aaaa"])
+        let abandoned = ObservedState(repositories: ["mir/a": repo], buildRecords: [record("a", tag: "py3.11-aaaa", state: .abandoned)])
+        #expect(Planner.plan(desired: desired([resolved("a")]), observed: abandoned).count(.build) == 1)
+        let succeeded = ObservedState(repositories: ["mir/a": repo], buildRecords: [record("a", tag: "py3.11-aaaa", state: .succeeded)])
+        #expect(Planner.plan(desired: desired([resolved("a")]), observed: succeeded).isEmpty)
+    }
+
     @Test func aSubmittedRecordOlderThanItsRepositoryIsLost() {
         // The registry lost its state and mir created the repository again after the build was submitted.
         var repo = observedRepo("mir/a", tags: ownedTags("a"), images: [])
