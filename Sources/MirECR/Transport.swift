@@ -98,9 +98,10 @@ extension TransportFailure: Error, CustomStringConvertible {
     /// ECONNREFUSED is `refused`; ECONNRESET, EPIPE and a connection the server closed are `reset`.
     public static func connectionFailure(_ error: any Error) -> TransportFailure {
         let detail = String(describing: error)
+        // The errno's own words: NIO describes a refused connect as "connection reset (error set): Connection refused".
         switch errnoCode(of: error) {
-        case ECONNREFUSED?: return .refused(detail)
-        case ECONNRESET?, EPIPE?: return .reset(detail)
+        case let code? where code == ECONNREFUSED: return .refused("\(String(cString: strerror(code))) (errno \(code))")
+        case let code? where code == ECONNRESET || code == EPIPE: return .reset("\(String(cString: strerror(code))) (errno \(code))")
         default: break
         }
         if let client = error as? HTTPClientError, client == .remoteConnectionClosed { return .reset(detail) }
