@@ -72,7 +72,8 @@ public final class ApplyLock: @unchecked Sendable {
             if waited >= timeout {
                 let holder = Self.holder(fd: fd)
                 close(fd)
-                throw ApplyLockBusy(directory: directory, holderPID: holder.pid, holderSince: holder.since, waited: waited)
+                throw ApplyLockBusy(directory: directory, holderPID: holder.pid, holderSince: holder.since,
+                                    waited: timeout > .zero ? waited : .zero)
             }
             do { try await Task.sleep(for: min(poll, timeout - waited)) } catch {
                 close(fd)

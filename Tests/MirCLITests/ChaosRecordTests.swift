@@ -111,7 +111,8 @@ enum Chaos {
         let rounds = Chaos.full ? 5 : 2
         var violations: [String] = []
         for round in 0..<rounds {
-            let dir = try examplesDir(delay: 0.3)
+            // Builds of 1.5 s: the first apply holds the lock for several seconds.
+            let dir = try examplesDir(delay: 1.5)
             let first = try apply(dir)
             _ = await first.waitForOutput(containing: "Plan:", timeout: .seconds(60))
             let second = try await MirRunner.run(["apply"] + common + ["--builder", "simulate", "--yes"], in: dir.url)
@@ -151,7 +152,7 @@ enum Chaos {
 
     /// `count` ManagedImages: roots, every fourth a child of the one before.
     static func writeImages(_ count: Int, in cluster: DevCluster) throws -> String {
-        var yaml = ""
+        var yaml = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: mir-builds\n"
         for i in 0..<count {
             let base = i % 4 == 3 ? "managedImage: chaos-\(i - 1)" : "imageType: standard"
             let python = i % 4 == 3 ? "" : "  pythonVersion: \"3.12\"\n"
