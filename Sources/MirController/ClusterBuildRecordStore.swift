@@ -22,6 +22,8 @@ public struct ObservedBuildJob: Sendable, Hashable {
     /// The manual-rebuild value the Job served, if any.
     public var rebuildToken: String? { job.metadata.annotations?[KubernetesJobBuilder.rebuildAnnotation] }
     public var isBeingDeleted: Bool { job.metadata.deletionTimestamp != nil }
+    /// The Job finished, but its outcome is held as running while its push is verified (see `PushVisibility`).
+    public var isVerifyingPush: Bool { !outcome.isFinished && JobOutcomeClassifier.classify(job: job, pods: []).isFinished }
     /// Where the Job pushes: the kaniko container's `--destination`.
     public var destination: String? {
         guard case .object(let template) = job.spec?.template, case .object(let pod)? = template["spec"] else { return nil }

@@ -28,19 +28,32 @@ public enum BuildOutcome: Sendable, Hashable {
 
 /// Checks succeeded build Jobs against the registry mir observes.
 public enum PushVisibility {
-    /// The Jobs with each succeeded Job of `tag` turned into a `PushNotVisible` failure when `repository` is known,
-    /// its image tags are known, the tag is not among them, and the Job finished after the repository was created
-    /// (a Job older than its repository pushed to a repository the registry has since lost: that is not this
-    /// failure, the image is simply built again). The message names the repository URI the Job pushed to and the
-    /// registry mir observes.
+    /// How long before the registry was read a Job must have finished for its absent tag to count: a Job that
+    /// finished later may have pushed after the read (and clocks differ a little).
+    public static let margin: TimeInterval = 3
+
+    /// The Jobs with each succeeded Job of `tag` turned into a `PushNotVisible` failure when the repository's image
+    /// tags are known, the tag is not among them, and the Job finished at least `margin` before `registryReadAt` and
+    /// after the repository was created (a Job older than its repository pushed to a repository the registry has
+    /// since lost: that is not this failure, the image is simply built again). A Job that finished within the margin
+    /// is shown as still running (its push is being verified): neither a success nor a reason to build again.
+    /// The message names the repository URI the Job pushed to and the registry mir observes.
     public static func check(_ jobs: [ObservedBuildJob], tag: String, repositoryCreatedAt: Date?, imageTags: Set<String>?,
-                             registry: String) -> [ObservedBuildJob] {
+                             registry: String, registryReadAt: Date) -> [ObservedBuildJob] {
         guard let imageTags, !imageTags.contains(tag) else { return jobs }
         return jobs.map { observed in
             guard observed.tag == tag, !observed.isBeingDeleted,
                   case .succeeded(_, _, _, let completion) = observed.outcome else { return observed }
             let finished = completion ?? observed.record.finishedAt ?? observed.record.startedAt
             if let created = repositoryCreatedAt, finished < created { return observed }
+            if finished > registryReadAt.addingTimeInterval(-margin) {
+                var verifying = observed
+                verifying.outcome = .running(startTime: observed.job.status?.startTime)
+                verifying.record.state = .running
+                verifying.record.finishedAt = nil
+                verifying.record.message = "build Job \(observed.job.metadata.namespace ?? "")/\(observed.name) finished; checking that \(tag) is in the registry"
+                return verifying
+            }
             let destination = observed.destination ?? "(unknown destination)"
             let message = "build Job \(observed.job.metadata.namespace ?? "")/\(observed.name) succeeded and pushed to \(destination), "
                 + "but the registry mir observes (\(registry)) has no tag \(tag): the build and mir do not share a registry"

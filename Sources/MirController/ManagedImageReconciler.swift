@@ -132,9 +132,10 @@ public final class ManagedImageReconciler: Sendable {
         let store = ClusterBuildRecordStore(client: client, namespace: namespace, image: name,
                                             status: object.status.map { (image: name, status: $0) }, snapshot: JobSnapshot())
         let observer = Observer(registry: registry, records: store)
+        var registryReadAt = Date()
         var observed = try await observer.observe(desired)
         // A succeeded Job whose tag the registry does not show failed (PushNotVisible): not a reason to build at once.
-        let checkedJobs = visibilityChecked(try await store.snapshotJobs(), image: image, observed: observed)
+        let checkedJobs = visibilityChecked(try await store.snapshotJobs(), image: image, observed: observed, readAt: registryReadAt)
         store.snapshot?.jobs = checkedJobs
         observed.buildRecords = store.records(from: checkedJobs)
         let plan = Planner.plan(desired: desired, observed: observed, options: PlanOptions(maxDeletions: 0))
@@ -178,6 +179,7 @@ public final class ManagedImageReconciler: Sendable {
                     break
                 }
             }
+            registryReadAt = Date()
             observed = try await observer.observe(desired)
         }
 
@@ -224,7 +226,7 @@ public final class ManagedImageReconciler: Sendable {
                 submitFailure = "starting the build Job in namespace \(namespace) failed: \(error)"
                 waiting = ("BuildNotStarted", submitFailure!)
             }
-            jobs = visibilityChecked(try await store.jobs(), image: image, observed: observed)
+            jobs = visibilityChecked(try await store.jobs(), image: image, observed: observed, readAt: registryReadAt)
         } else {
             scheduler.withdraw(name)
         }
@@ -241,16 +243,20 @@ public final class ManagedImageReconciler: Sendable {
             throw ReconcileError(image: name, operation: "start build", message: submitFailure)
         }
         if let pushNotVisibleWait, waiting == nil { return .requeueAfter(max(pushNotVisibleWait, .milliseconds(5))) }
+        // A finished Job whose tag is not visible yet is checked again once it is older than the margin.
+        if waiting == nil, jobs.contains(where: { $0.tag == image.tag && $0.isVerifyingPush }) {
+            return .requeueAfter(.seconds(PushVisibility.margin))
+        }
         return waiting == nil ? .done : .requeueAfter(waitInterval)
     }
 
     /// `jobs` with a succeeded Job of the image's tag that the registry does not show turned into a PushNotVisible failure.
-    func visibilityChecked(_ jobs: [ObservedBuildJob], image: ResolvedImage, observed: ObservedState) -> [ObservedBuildJob] {
+    func visibilityChecked(_ jobs: [ObservedBuildJob], image: ResolvedImage, observed: ObservedState, readAt: Date) -> [ObservedBuildJob] {
         let repository = observed.repositories[image.repositoryName]
         var tags: Set<String>?
         if case .known(let known)? = repository?.imageTags { tags = known }
         return PushVisibility.check(jobs, tag: image.tag, repositoryCreatedAt: repository?.description?.createdAt, imageTags: tags,
-                                    registry: registry.displayName)
+                                    registry: registry.displayName, registryReadAt: readAt)
     }
 
     /// Starts the build when its parent's image exists and a slot is free; returns why it waits otherwise.

@@ -33,7 +33,7 @@ import Testing
         // Rebuilds back off (5 ms doubling) and stop at the hourly cap (10): at most 11 builds of this (image, tag),
         // however long the controller runs.
         let cap = RebuildLimiter().maxPerHour
-        let deadline = ContinuousClock.now + .seconds(150)
+        let deadline = ContinuousClock.now + .seconds(240)
         while ContinuousClock.now < deadline, h.log.started.filter({ $0 == "lost" }).count < cap + 1 {
             try await Task.sleep(for: .milliseconds(200))
         }
