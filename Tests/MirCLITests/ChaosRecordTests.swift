@@ -29,6 +29,17 @@ enum Chaos {
         return out.sorted { $0.0 < $1.0 }
     }
 
+    /// Waits until a build record exists under `directory` (builds are under way; stdout to a file is buffered, so
+    /// output cannot tell). False after `timeout`.
+    static func waitForRecords(_ directory: String, timeout: Duration = .seconds(60)) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if !records(directory).isEmpty { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return false
+    }
+
     /// Temporary files of atomic writes (`.NAME.UUID.tmp`) under `directory`.
     static func temporaryFiles(_ directory: String) -> [String] {
         guard let walker = FileManager.default.enumerator(atPath: directory) else { return [] }
@@ -72,9 +83,10 @@ enum Chaos {
         var builtLines: [String] = []
         for round in 0..<kills {
             let run = try apply(dir)
-            // Kill it while builds run: after the first build started, at a varying moment.
-            _ = await run.waitForOutput(containing: "* build ", timeout: .seconds(60))
+            // Kill it while builds run: after the first build started (its record is written), at a varying moment.
+            if !(await Chaos.waitForRecords(dir.path("state/builds"))) { violations.append("round \(round): no build started") }
             try await Task.sleep(for: .milliseconds(50 + (round * 211) % 700))
+            if !run.isRunning { violations.append("round \(round): the apply ended before it was killed") }
             run.send(SIGKILL)
             let exit = await run.finish()
             builtLines += Self.built(exit.stdout)
@@ -114,7 +126,7 @@ enum Chaos {
             // Builds of 1.5 s: the first apply holds the lock for several seconds.
             let dir = try examplesDir(delay: 1.5)
             let first = try apply(dir)
-            _ = await first.waitForOutput(containing: "Plan:", timeout: .seconds(60))
+            if !(await Chaos.waitForRecords(dir.path("state/builds"))) { violations.append("round \(round): no build started") }
             let second = try await MirRunner.run(["apply"] + common + ["--builder", "simulate", "--yes"], in: dir.url)
             // The second one fails at once, naming the holder and the directory; it changes nothing.
             if second.status != 1 { violations.append("round \(round): the second apply exited \(second.status)") }
