@@ -48,7 +48,8 @@ let package = Package(
         // AWS credential chain (env, web identity, shared files, container, IMDS) with refresh.
         .target(name: "AWSAuth", dependencies: ["AWSSigV4", .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Logging", package: "swift-log")]),
         // Adapter: AWS ECR over awsJson1_1, with retries and client-side rate limiting.
-        .target(name: "MirECR", dependencies: ["MirRegistry", "MirModel", "AWSSigV4", "AWSAuth", .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Logging", package: "swift-log")]),
+        .target(name: "MirECR", dependencies: ["MirRegistry", "MirModel", "AWSSigV4", "AWSAuth", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]),
         // A reusable, scriptable fault-injecting HTTP server for ECR: proxies to a real speaker (moto) or answers
         // itself, and injects throttling, 5xx, connection resets, latency, JSON/XML auth errors, limits and paging.
         .target(name: "ECRFaultInjection", dependencies: [

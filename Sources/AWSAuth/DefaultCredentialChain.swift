@@ -92,13 +92,9 @@ private actor ChainState {
         tried.append("environment: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY not set")
 
         let profileName = AWSConfigResolver.profileName(environment: environment)
-        let files: SharedConfigFiles
-        do {
-            files = try SharedConfigFiles.load(environment: environment)
-        } catch {
-            logger.warning("cannot read the AWS shared files", metadata: ["error": "\(error)"])
-            files = SharedConfigFiles()
-        }
+        // An unreadable or malformed shared file stops the chain: falling through to other providers (instance
+        // metadata) would run with credentials the user did not mean.
+        let files = try SharedConfigFiles.load(environment: environment)
         let profile = files.settings(profile: profileName)
 
         if let configuration = WebIdentityCredentialFetcher.Configuration.resolve(environment: environment, profile: profile) {

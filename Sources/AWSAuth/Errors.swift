@@ -16,6 +16,8 @@ public enum AWSCredentialError: Error, Sendable, Equatable, CustomStringConverti
     case transport(operation: String, message: String)
     /// Reading a local file (token file, shared credentials) failed.
     case fileUnreadable(operation: String, path: String, message: String)
+    /// A line of an AWS shared file (`~/.aws/credentials`, `~/.aws/config`) cannot be parsed.
+    case malformedFile(path: String, line: Int, message: String)
 
     public var description: String {
         switch self {
@@ -33,6 +35,8 @@ public enum AWSCredentialError: Error, Sendable, Equatable, CustomStringConverti
             "\(operation): request failed: \(message)"
         case .fileUnreadable(let operation, let path, let message):
             "\(operation): cannot read \(path): \(message)"
+        case .malformedFile(let path, let line, let message):
+            "\(path):\(line): malformed AWS shared file: \(message) (the credential chain stops here; fix or remove the line)"
         }
     }
 }

@@ -13,13 +13,16 @@ public struct SharedConfigFiles: Sendable, Equatable {
         self.configProfiles = configProfiles
     }
 
-    /// Loads both files from the paths `environment` selects. Missing files are empty; unreadable ones throw.
+    /// Loads both files from the paths `environment` selects. Missing files are empty; unreadable or malformed ones
+    /// throw (`fileUnreadable`, `malformedFile` naming the file and line).
     public static func load(environment: [String: String]) throws -> SharedConfigFiles {
-        let credentialsText = try readIfPresent(AWSConfigResolver.credentialsFilePath(environment: environment))
-        let configText = try readIfPresent(AWSConfigResolver.configFilePath(environment: environment))
+        let credentialsPath = AWSConfigResolver.credentialsFilePath(environment: environment)
+        let configPath = AWSConfigResolver.configFilePath(environment: environment)
+        let credentialsText = try readIfPresent(credentialsPath)
+        let configText = try readIfPresent(configPath)
         return SharedConfigFiles(
-            credentialsProfiles: credentialsText.map { parseINI($0, configStyle: false) } ?? [:],
-            configProfiles: configText.map { parseINI($0, configStyle: true) } ?? [:])
+            credentialsProfiles: try credentialsText.map { try parseINI($0, configStyle: false, path: credentialsPath) } ?? [:],
+            configProfiles: try configText.map { try parseINI($0, configStyle: true, path: configPath) } ?? [:])
     }
 
     /// The settings of `profile`: config-file values overlaid with credentials-file values (the credentials file wins).
@@ -41,15 +44,20 @@ public struct SharedConfigFiles: Sendable, Equatable {
 
     /// Parses an AWS-style INI file. Comments start with `#` or `;`; indented lines continue a nested setting and are
     /// skipped. In config style, `[profile name]` names profile `name` and `[default]` names `default`; other sections
-    /// (e.g. `[sso-session x]`, `[services x]`) are ignored.
-    public static func parseINI(_ text: String, configStyle: Bool) -> [String: [String: String]] {
+    /// (e.g. `[sso-session x]`, `[services x]`) are ignored. As the AWS CLI's parser, it refuses a section header
+    /// without `]`, a setting before any section, and a line that is neither a section, a setting (`key = value`),
+    /// a comment nor a continuation: `malformedFile` naming `path` and the 1-based line.
+    public static func parseINI(_ text: String, configStyle: Bool, path: String = "<text>") throws(AWSCredentialError) -> [String: [String: String]] {
         var profiles: [String: [String: String]] = [:]
         var section: String?
-        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
+        var inAnySection = false
+        for (index, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = rawLine.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
+            func malformed(_ why: String) -> AWSCredentialError { .malformedFile(path: path, line: index + 1, message: why) }
             if line.hasPrefix("[") {
-                guard line.hasSuffix("]") else { section = nil; continue }
+                guard line.hasSuffix("]"), line.count > 2 else { throw malformed("a section header must be [name]") }
+                inAnySection = true
                 let name = line.dropFirst().dropLast().trimmingCharacters(in: .whitespaces)
                 if configStyle {
                     if name == "default" {
@@ -65,11 +73,16 @@ public struct SharedConfigFiles: Sendable, Equatable {
                 if let section, profiles[section] == nil { profiles[section] = [:] }
                 continue
             }
-            guard let section, let first = rawLine.first, first != " " && first != "\t",
-                  let equals = line.firstIndex(of: "=") else { continue }
+            if let first = rawLine.first, first == " " || first == "\t" {
+                guard inAnySection else { throw malformed("a setting before any [section]") }
+                continue  // a continuation of a nested setting
+            }
+            guard inAnySection else { throw malformed("a setting before any [section]") }
+            guard let equals = line.firstIndex(of: "=") else { throw malformed("expected key = value") }
             let key = line[..<equals].trimmingCharacters(in: .whitespaces).lowercased()
+            guard !key.isEmpty else { throw malformed("a setting without a name") }
             let value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
-            if !key.isEmpty { profiles[section, default: [:]][key] = value }
+            if let section { profiles[section, default: [:]][key] = value }
         }
         return profiles
     }

@@ -315,7 +315,11 @@ private struct SimulatedJob {
         return (initContainers.map { status($0, completed) }, app)
     }
 
+    /// The termination message of a simulated build: for a success, the build report as a real `report` container
+    /// writes it (within the kubelet's 4096-byte limit, saying `truncated` with the total when the list is cut); for a
+    /// failure, the record as JSON (cut to 4096 bytes, as the kubelet cuts any message).
     static func terminationMessage(_ record: BuildRecord) -> String {
+        if record.state == .succeeded { return BuildReport.encode(libraries: record.pipLibraries, limit: BuildReport.maxMessageBytes) }
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = [.sortedKeys]

@@ -81,4 +81,10 @@ public protocol ImageBuilder: Sendable {
     /// True for simulations; their output is labelled as such everywhere.
     var isSimulation: Bool { get }
     func build(_ request: BuildRequest) async throws -> BuildRecord
+    /// True when the builder stores its build records itself (then callers must not write the returned record).
+    var writesRecords: Bool { get }
+}
+
+extension ImageBuilder {
+    public var writesRecords: Bool { false }
 }

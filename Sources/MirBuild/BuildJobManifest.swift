@@ -96,7 +96,9 @@ public enum BuildJobManifest {
                 "--digest-file=/dev/termination-log",
             ],
             "volumeMounts": .array(kanikoMounts),
-            "resources": ["requests": ["cpu": "500m", "memory": "1Gi"], "limits": ["memory": "4Gi"]],
+            // Bounded: a build cannot take a node's CPU or fill its disk (kaniko unpacks the image into its filesystem).
+            "resources": ["requests": ["cpu": "500m", "memory": "1Gi", "ephemeral-storage": "2Gi"],
+                          "limits": ["cpu": "2", "memory": "4Gi", "ephemeral-storage": "20Gi"]],
             "terminationMessagePolicy": "FallbackToLogsOnError",
         ]
         let report: ManifestValue = [
@@ -108,7 +110,7 @@ public enum BuildJobManifest {
             "terminationMessagePath": "/dev/termination-log",
             "terminationMessagePolicy": "File",
             "volumeMounts": [["name": "tmp", "mountPath": "/tmp"]],
-            "resources": ["requests": ["cpu": "50m", "memory": "64Mi"], "limits": ["memory": "256Mi"]],
+            "resources": ["requests": ["cpu": "50m", "memory": "64Mi"], "limits": ["cpu": "500m", "memory": "256Mi", "ephemeral-storage": "256Mi"]],
             "securityContext": [
                 "runAsNonRoot": true, "runAsUser": 65534, "runAsGroup": 65534,
                 "allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
@@ -137,6 +139,8 @@ public enum BuildJobManifest {
                     "spec": [
                         "restartPolicy": "Never",
                         "serviceAccountName": .string(settings.serviceAccountName),
+                        // The build runs user-chosen packages: it gets no Kubernetes API token.
+                        "automountServiceAccountToken": false,
                         "securityContext": ["seccompProfile": ["type": "RuntimeDefault"]],
                         "initContainers": [kaniko],
                         "containers": [report],
@@ -210,6 +214,10 @@ public enum BuildJobManifest {
                                        "is not a DNS-1123 label")
         try BuildContextRenderer.check(settings.serviceAccountName, "builder.serviceAccountName", BuildInputGrammar.isDNSSubdomain,
                                        "is not a DNS-1123 subdomain")
+        guard settings.serviceAccountName != "default" else {
+            throw BuildContextError(field: "builder.serviceAccountName", value: "default",
+                                    reason: "build pods need a ServiceAccount of their own (e.g. mir-builder), not the namespace's default one")
+        }
         let numbers = [("builder.activeDeadlineSeconds", settings.activeDeadlineSeconds, 1),
                        ("builder.backoffLimit", settings.backoffLimit, 0),
                        ("builder.ttlSecondsAfterFinished", settings.ttlSecondsAfterFinished, 0)]

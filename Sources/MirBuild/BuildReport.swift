@@ -8,6 +8,16 @@ public struct BuildReportError: Error, Sendable, Hashable, CustomStringConvertib
     public var description: String { "decode build report: \(message)" }
 }
 
+/// What the controller could make of a build's report.
+public enum BuildReportState: Sendable, Hashable {
+    /// The whole pip list.
+    case complete
+    /// Only the first libraries fitted in the termination message; `total` were installed.
+    case truncated(total: Int)
+    /// No report, or one that cannot be decoded: the pip list is unknown (never shown as an empty list).
+    case unreadable(String)
+}
+
 /// The build report: the `pip list` of a freshly built image, written by the Job's `report` container to its
 /// termination message (at most 4096 bytes) and read by the controller.
 ///
@@ -55,7 +65,8 @@ public enum BuildReport {
     }
 
     /// Reads a termination message. Also accepts a plain `pip list --format=json` array (not truncated).
-    public static func decode(terminationMessage: String) throws(BuildReportError) -> (libraries: [PipLibrary], truncated: Bool) {
+    /// `total` is the number of libraries installed (more than `libraries.count` when the list was cut).
+    public static func decode(terminationMessage: String) throws(BuildReportError) -> (libraries: [PipLibrary], truncated: Bool, total: Int) {
         let text = terminationMessage.trimmingCharacters(in: .whitespacesAndNewlines)
         if text.hasPrefix(prefix) {
             guard let compressed = Data(base64Encoded: String(text.dropFirst(prefix.count))) else {
@@ -70,14 +81,15 @@ public enum BuildReport {
             guard let document = try? JSONDecoder().decode(Document.self, from: Data(json)) else {
                 throw BuildReportError("the decompressed data is not a report document")
             }
-            let cut = document.truncated || (document.total.map { $0 > document.libraries.count } ?? false)
-            return (document.libraries, cut)
+            let total = max(document.total ?? document.libraries.count, document.libraries.count)
+            let cut = document.truncated || total > document.libraries.count
+            return (document.libraries, cut, total)
         }
         if text.hasPrefix("[") {
             guard let libraries = try? JSONDecoder().decode([PipLibrary].self, from: Data(text.utf8)) else {
                 throw BuildReportError("the message is not a pip list JSON array")
             }
-            return (libraries, false)
+            return (libraries, false, libraries.count)
         }
         throw BuildReportError(text.isEmpty ? "the message is empty" : "unknown format (expected \(prefix)…)")
     }

@@ -1,5 +1,10 @@
 import Foundation
 import MirModel
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// A failed build-record store operation, naming the operation and the file.
 public struct BuildRecordStoreError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -21,15 +26,32 @@ public struct BuildRecordStoreError: Error, Sendable, Hashable, CustomStringConv
 /// Writes are atomic (a temporary file in the same directory, then `rename`), so a second process reading at
 /// the same time sees either the old or the new record, never a partial one. Path components are
 /// percent-encoded outside `[A-Za-z0-9_.-]` (and a leading `.`), so no name can leave the directory.
+///
+/// `put` is a compare-and-swap on the record's version, made atomic across processes by an exclusive `flock` on
+/// `<directory>/.lock` around read-compare-rename. Reads derive `Abandoned` (a `Running` record whose builder
+/// process is gone or whose heartbeat expired) and `Lost` (a `Submitted` record past its deadline).
 public struct FileBuildRecordStore: BuildRecordStore {
     public let directory: String
+    let processes: any ProcessLiveness
+    let now: @Sendable () -> Date
 
     public init(directory: String) {
-        self.directory = directory
+        self.init(directory: directory, processes: LocalProcesses(), now: { Date() })
     }
 
-    /// Every record, sorted by image, then tag.
+    public init(directory: String, processes: any ProcessLiveness, now: @escaping @Sendable () -> Date) {
+        self.directory = directory
+        self.processes = processes
+        self.now = now
+    }
+
+    /// Every record, sorted by image, then tag, with its effective state (see the type's documentation).
     public func allRecords() async throws -> [BuildRecord] {
+        try storedRecords().map(effective)
+    }
+
+    /// Every record as stored (no derived states).
+    public func storedRecords() throws -> [BuildRecord] {
         let fm = FileManager.default
         guard fm.fileExists(atPath: directory) else { return [] }
         var records: [BuildRecord] = []
@@ -49,22 +71,73 @@ public struct FileBuildRecordStore: BuildRecordStore {
         return records.sorted { ($0.image, $0.tag) < ($1.image, $1.tag) }
     }
 
-    /// The record of one (image, tag), if any.
+    /// The record of one (image, tag), if any, with its effective state.
     public func record(image: String, tag: String) async throws -> BuildRecord? {
-        try read(path(image: image, tag: tag))
+        try read(path(image: image, tag: tag)).map(effective)
     }
 
-    /// Writes the record, replacing the one for the same (image, tag).
-    public func put(_ record: BuildRecord) async throws {
+    func effective(_ record: BuildRecord) -> BuildRecord {
+        var r = record
+        r.state = record.effectiveState(now: now(), processes: processes)
+        return r
+    }
+
+    /// Compare-and-swap: writes the record when the stored one has `record.version` (a missing record, or one
+    /// written before records had versions, counts as version 0, as does a nil `version`), and returns it as stored.
+    /// `Abandoned` and `Lost` are never written (they are derived on read): the stored state is kept.
+    @discardableResult
+    public func put(_ record: BuildRecord) async throws -> BuildRecord {
         let target = path(image: record.image, tag: record.tag)
+        guard record.state != .abandoned, record.state != .lost else {
+            throw BuildRecordStoreError(operation: "write build record", path: target,
+                                        message: "\(record.state.rawValue) is derived on read and never stored")
+        }
         let folder = (target as NSString).deletingLastPathComponent
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            let data = try Self.encoder().encode(record)
-            try AtomicFile.write(data, to: target)
         } catch {
             throw BuildRecordStoreError(operation: "write build record", path: target, message: "\(error)")
         }
+        return try withStoreLock {
+            let current = try read(target)
+            let expected = record.version ?? 0
+            guard (current?.version ?? 0) == expected else {
+                throw BuildRecordConflict(image: record.image, tag: record.tag, expectedVersion: record.version,
+                                          storedVersion: current.map { $0.version ?? 0 }, storedState: current?.state)
+            }
+            var stored = record
+            stored.version = expected + 1
+            do {
+                try AtomicFile.write(try Self.encoder().encode(stored), to: target)
+            } catch {
+                throw BuildRecordStoreError(operation: "write build record", path: target, message: "\(error)")
+            }
+            return stored
+        }
+    }
+
+    /// Runs `body` holding an exclusive `flock` on `<directory>/.lock` (released when the process dies).
+    func withStoreLock<T>(_ body: () throws -> T) throws -> T {
+        let lockPath = directory + "/.lock"
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw BuildRecordStoreError(operation: "lock build records", path: lockPath, message: String(cString: strerror(errno)))
+        }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else {
+                throw BuildRecordStoreError(operation: "lock build records", path: lockPath, message: String(cString: strerror(errno)))
+            }
+        }
+        defer { _ = flock(fd, LOCK_UN) }
+        return try body()
+    }
+
+    /// Removes temporary files (`.NAME.UUID.tmp`) left by processes killed during an atomic write. Call it while no
+    /// other process writes (e.g. holding the apply lock). Returns how many were removed.
+    @discardableResult
+    public func removeLeftoverTemporaryFiles() -> Int {
+        AtomicFile.removeLeftovers(under: directory)
     }
 
     /// `<directory>/<image>/<tag>.json` with both components encoded.
@@ -203,8 +276,8 @@ extension Date {
 }
 
 /// Atomic file replacement: write a temporary file next to the target, then rename it over the target.
-enum AtomicFile {
-    static func write(_ data: Data, to path: String) throws {
+public enum AtomicFile {
+    public static func write(_ data: Data, to path: String) throws {
         let folder = (path as NSString).deletingLastPathComponent
         let name = (path as NSString).lastPathComponent
         let temporary = "\(folder)/.\(name).\(UUID().uuidString).tmp"
@@ -217,6 +290,27 @@ enum AtomicFile {
             try? FileManager.default.removeItem(atPath: temporary)
             throw error
         }
+    }
+
+    /// True for the temporary file names `write` makes: `.NAME.UUID.tmp`.
+    public static func isTemporaryName(_ name: String) -> Bool {
+        guard name.hasPrefix("."), name.hasSuffix(".tmp") else { return false }
+        let parts = name.dropLast(4).split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count >= 3, let last = parts.last else { return false }
+        return UUID(uuidString: String(last)) != nil
+    }
+
+    /// Removes the temporary files of interrupted writes under `directory` (recursively). Returns how many.
+    @discardableResult
+    public static func removeLeftovers(under directory: String) -> Int {
+        guard let walker = FileManager.default.enumerator(atPath: directory) else { return 0 }
+        var removed = 0
+        while let relative = walker.nextObject() as? String {
+            let name = (relative as NSString).lastPathComponent
+            guard isTemporaryName(name) else { continue }
+            if (try? FileManager.default.removeItem(atPath: directory + "/" + relative)) != nil { removed += 1 }
+        }
+        return removed
     }
 
     /// Writes only when the content differs; returns whether it wrote.

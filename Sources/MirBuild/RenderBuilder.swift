@@ -3,7 +3,8 @@ import MirModel
 
 /// The `render` builder (default for `mir apply`): writes, per build, the Dockerfile and the exact ConfigMap and
 /// kaniko Job the controller would create, to `<outputDirectory>/<image>/<tag>/{Dockerfile,job.yaml}`.
-/// Nothing is built; the record says `Submitted`. Idempotent: rendering the same build again leaves the files
+/// Nothing is built; the record says `Submitted`, with a deadline of `builder.activeDeadlineSeconds` (after it,
+/// or once the repository is newer than the record, the record reads as `Lost` and is rendered again). Idempotent: rendering the same build again leaves the files
 /// untouched.
 public struct RenderBuilder: ImageBuilder {
     public let outputDirectory: String
@@ -35,10 +36,14 @@ public struct RenderBuilder: ImageBuilder {
             throw BuildRecordStoreError(operation: "render build", path: folder, message: "\(error)")
         }
         let image = request.image
-        return BuildRecord(image: image.name, tag: image.tag, state: .submitted, reason: request.reason.rawValue,
-                           specDigest: image.specDigest, platformVersion: request.platformVersion,
-                           parentTag: image.parentTag, pythonVersion: image.pythonVersion, builder: name,
-                           simulated: false, startedAt: Date().millisecondPrecision,
-                           message: "rendered to \(folder)/ (run it with kubectl apply -f \(folder)/job.yaml)")
+        let submitted = Date().millisecondPrecision
+        var record = BuildRecord(image: image.name, tag: image.tag, state: .submitted, reason: request.reason.rawValue,
+                                 specDigest: image.specDigest, platformVersion: request.platformVersion,
+                                 parentTag: image.parentTag, pythonVersion: image.pythonVersion, builder: name,
+                                 simulated: false, startedAt: submitted,
+                                 message: "rendered to \(folder)/ (run it with kubectl apply -f \(folder)/job.yaml)")
+        // The Job cannot run longer than its activeDeadlineSeconds: past that without the tag, the record is Lost.
+        record.deadline = submitted.addingTimeInterval(TimeInterval(settings.activeDeadlineSeconds))
+        return record
     }
 }

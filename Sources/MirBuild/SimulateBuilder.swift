@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import MirModel
 import MirRegistry
+import Synchronization
 
 /// The `simulate` builder, for demos and tests. After `delay` it records an image with the expected tag in the
 /// registry (a synthetic manifest annotated as simulated) and reports a `pip list` derived from the
@@ -12,10 +13,12 @@ import MirRegistry
 /// - A child needs its parent's tag to be built (as `FROM parent:tag` needs the image): it inherits the libraries
 ///   of the parent's succeeded record, or only pip/setuptools/wheel when the image is in the registry without a
 ///   record; otherwise the build fails.
-/// - One build per (image, tag): the builder writes its records to `records` (`Running`, then the outcome) and
-///   returns the existing record instead of building again when there is a succeeded one or a failed simulated
-///   one (unless the reason is `manual`, which forces a new build), or a running simulated one that is not
-///   stale. Concurrent calls for the same (image, tag) in one process share one build.
+/// - One build per (image, tag): the builder writes its records to `records` (`Running` naming this process, with a
+///   heartbeat refreshed while it runs, then the outcome; each write a compare-and-swap) and returns the existing
+///   record instead of building again when there is a succeeded one or a failed simulated one (unless the reason
+///   is `manual`, which forces a new build), or a running simulated one whose process is alive. A `Running` record
+///   of a dead process reads as `Abandoned` and is built again. Concurrent calls for the same (image, tag) in one
+///   process share one build.
 public struct SimulateBuilder: ImageBuilder {
     public let registry: any ImageRegistry
     public let records: any BuildRecordStore
@@ -31,13 +34,14 @@ public struct SimulateBuilder: ImageBuilder {
     public var name: String { "simulate" }
     public var isSimulation: Bool { true }
 
-    /// A `Running` simulated record older than the delay plus this margin belongs to a process that died.
-    public static let staleMargin: Duration = .seconds(300)
-
     public func build(_ request: BuildRequest) async throws -> BuildRecord {
         let key = "\(request.image.name)\n\(request.image.tag)"
         return try await inFlight.run(key: key) { try await self.buildOnce(request) }
     }
+
+    /// The builder writes its own records (`Running` with its process and heartbeat, then the outcome), each a
+    /// compare-and-swap on the version it read: the caller must not write the returned record again.
+    public var writesRecords: Bool { true }
 
     private func buildOnce(_ request: BuildRequest) async throws -> BuildRecord {
         let image = request.image
@@ -49,11 +53,32 @@ public struct SimulateBuilder: ImageBuilder {
                                  specDigest: image.specDigest, platformVersion: request.platformVersion,
                                  parentTag: image.parentTag, pythonVersion: image.pythonVersion, builder: name,
                                  simulated: true, startedAt: started, message: "simulated build running")
-        try await records.put(record)
-        try await Task.sleep(for: delay)
-
-        let outcome = await simulate(request)
+        record.owner = .current
+        record.heartbeatAt = started
+        record.version = existing?.version
+        do {
+            record = try await records.put(record)
+        } catch let conflict as BuildRecordConflict {
+            // Another process took this build between our read and our write: its record stands.
+            if let now = try await records.allRecords().first(where: { $0.image == image.name && $0.tag == image.tag }),
+               now.state != .abandoned, now.state != .lost { return now }
+            throw conflict
+        }
+        let heartbeat = Heartbeat(records: records, record: record)
+        let beating = Task { await heartbeat.run() }
+        let outcome: Result<[PipLibrary], Failure>
+        do {
+            try await Task.sleep(for: delay)
+            outcome = await simulate(request)
+        } catch {
+            beating.cancel()
+            throw error
+        }
+        beating.cancel()
+        await beating.value
+        record = try heartbeat.latest()
         record.finishedAt = Date().millisecondPrecision
+        record.heartbeatAt = nil
         switch outcome {
         case .success(let libraries):
             record.state = .succeeded
@@ -63,18 +88,15 @@ public struct SimulateBuilder: ImageBuilder {
             record.state = .failed
             record.message = "simulated build failed: \(reason.message)"
         }
-        try await records.put(record)
-        return record
+        return try await records.put(record)
     }
 
     private func shouldReuse(_ existing: BuildRecord, _ request: BuildRequest) -> Bool {
         switch existing.state {
         case .succeeded: return request.reason != .manual
         case .failed: return existing.builder == name && request.reason != .manual
-        case .running, .submitted:
-            guard existing.builder == name else { return false }
-            let age = Date().timeIntervalSince(existing.startedAt)
-            return age < (delay + Self.staleMargin).seconds
+        case .running, .submitted: return existing.builder == name
+        case .abandoned, .lost: return false
         }
     }
 
@@ -158,6 +180,42 @@ public struct SimulateBuilder: ImageBuilder {
                 "org.opencontainers.image.description": .string("simulated build by mir: no image content"),
             ]),
         ]).canonicalText
+    }
+}
+
+/// Refreshes a `Running` record's heartbeat every `BuildRecord.heartbeatInterval` (compare-and-swap) until cancelled.
+final class Heartbeat: Sendable {
+    let records: any BuildRecordStore
+    private let state: Mutex<(record: BuildRecord, failure: (any Error & Sendable)?)>
+
+    init(records: any BuildRecordStore, record: BuildRecord) {
+        self.records = records
+        self.state = Mutex((record, nil))
+    }
+
+    /// The record as last stored, or the error that stopped the heartbeat (e.g. a conflict).
+    func latest() throws -> BuildRecord {
+        let (record, failure) = state.withLock { ($0.record, $0.failure) }
+        if let failure { throw failure }
+        return record
+    }
+
+    func run(interval: Duration = .seconds(BuildRecord.heartbeatInterval)) async {
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: interval) } catch { return }
+            guard var record = try? latest() else { return }
+            record.heartbeatAt = Date().millisecondPrecision
+            do {
+                let stored = try await records.put(record)
+                state.withLock { $0.record = stored }
+            } catch {
+                // e.g. a conflict: the final write fails with it.
+                let failure: any Error & Sendable = (error as? BuildRecordConflict)
+                    ?? BuildRecordStoreError(operation: "heartbeat", path: "\(record.image):\(record.tag)", message: "\(error)")
+                state.withLock { $0.failure = failure }
+                return
+            }
+        }
     }
 }
 

@@ -24,10 +24,13 @@ public final class BuildScheduler: Sendable {
     /// How long a granted slot counts as busy before its Job shows up in the cache.
     let reservation: TimeInterval
     private let state = Mutex<(waiting: [String: Request], starting: [String: Date])>(([:], [:]))
+    /// Paces rebuilds after `PushNotVisible`.
+    public let rebuilds: RebuildLimiter
 
-    public init(maxConcurrentBuilds: Int, reservation: TimeInterval = 30) {
+    public init(maxConcurrentBuilds: Int, reservation: TimeInterval = 30, rebuilds: RebuildLimiter = RebuildLimiter()) {
         self.maxConcurrentBuilds = max(1, maxConcurrentBuilds)
         self.reservation = reservation
+        self.rebuilds = rebuilds
     }
 
     /// Asks for a slot. `activeImages`: images with a running build Job (other than `request.image`). Granted when a
@@ -58,4 +61,71 @@ public final class BuildScheduler: Sendable {
     }
 
     public var waitingImages: [String] { state.withLock { Array($0.waiting.keys) } }
+}
+
+/// Paces rebuilds of one (image, tag) whose build succeeded but whose push the registry does not show
+/// (`PushNotVisible`): controller-runtime's per-item exponential limiter (`base` doubling per rebuild, up to `cap`;
+/// 5 ms to 1000 s by default) and at most `maxPerHour` rebuilds of one (image, tag) in any hour. Without it, each
+/// reconcile deletes the succeeded Job and starts another one at once.
+public final class RebuildLimiter: Sendable {
+    public enum Decision: Sendable, Equatable {
+        /// Rebuild now; `attempt` counts the rebuilds of this (image, tag) so far, this one included.
+        case rebuild(attempt: Int)
+        /// Not yet: the backoff ends after this long.
+        case backoff(Duration)
+        /// The hourly cap is reached: the next rebuild is possible after this long.
+        case capped(Duration)
+    }
+
+    public let base: Duration
+    public let cap: Duration
+    public let maxPerHour: Int
+    private struct Entry { var rebuilds: [Date] = []; var notBefore: Date = .distantPast; var attempts = 0 }
+    private let entries = Mutex<[String: Entry]>([:])
+
+    public init(base: Duration = .milliseconds(5), cap: Duration = .seconds(1000), maxPerHour: Int = 10) {
+        self.base = base
+        self.cap = cap
+        self.maxPerHour = max(1, maxPerHour)
+    }
+
+    /// The delay after the `failures`-th failure (0-based), as controller-runtime computes it: base × 2^failures, at most cap.
+    public func delay(afterFailures failures: Int) -> Duration {
+        func nanoseconds(_ d: Duration) -> Int64 { d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000 }
+        let limit = nanoseconds(cap)
+        var delay = max(1, nanoseconds(base))
+        for _ in 0..<max(0, failures) where delay < limit { delay *= 2 }
+        return delay >= limit ? cap : .nanoseconds(delay)
+    }
+
+    /// Asks to rebuild (image, tag) at `now`; a `.rebuild` answer counts the rebuild.
+    public func request(image: String, tag: String, now: Date = Date()) -> Decision {
+        entries.withLock { entries in
+            var entry = entries["\(image)\n\(tag)"] ?? Entry()
+            entry.rebuilds = entry.rebuilds.filter { now.timeIntervalSince($0) < 3600 }
+            defer { entries["\(image)\n\(tag)"] = entry }
+            if entry.rebuilds.count >= maxPerHour, let oldest = entry.rebuilds.first {
+                return .capped(.seconds(max(0.001, 3600 - now.timeIntervalSince(oldest))))
+            }
+            if now < entry.notBefore { return .backoff(.seconds(entry.notBefore.timeIntervalSince(now))) }
+            entry.rebuilds.append(now)
+            entry.notBefore = now.addingTimeInterval(delay(afterFailures: entry.attempts).secondsValue)
+            entry.attempts += 1
+            return .rebuild(attempt: entry.attempts)
+        }
+    }
+
+    /// The tag became visible (or the image moved on): its backoff starts over.
+    public func forget(image: String) {
+        entries.withLock { entries in entries = entries.filter { !$0.key.hasPrefix("\(image)\n") } }
+    }
+
+    /// Rebuilds of (image, tag) counted in the last hour.
+    public func rebuildsInLastHour(image: String, tag: String, now: Date = Date()) -> Int {
+        entries.withLock { $0["\(image)\n\(tag)"]?.rebuilds.filter { now.timeIntervalSince($0) < 3600 }.count ?? 0 }
+    }
+}
+
+extension Duration {
+    var secondsValue: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

@@ -10,12 +10,31 @@ public struct ObservedBuildJob: Sendable, Hashable {
     public var outcome: BuildOutcome
     public var record: BuildRecord
 
+    public init(job: Job, outcome: BuildOutcome, record: BuildRecord) {
+        self.job = job
+        self.outcome = outcome
+        self.record = record
+    }
+
     public var name: String { job.metadata.name ?? "" }
     public var image: String { record.image }
     public var tag: String { record.tag }
     /// The manual-rebuild value the Job served, if any.
     public var rebuildToken: String? { job.metadata.annotations?[KubernetesJobBuilder.rebuildAnnotation] }
     public var isBeingDeleted: Bool { job.metadata.deletionTimestamp != nil }
+    /// The Job finished, but its outcome is held as running while its push is verified (see `PushVisibility`).
+    public var isVerifyingPush: Bool { !outcome.isFinished && JobOutcomeClassifier.classify(job: job, pods: []).isFinished }
+    /// Where the Job pushes: the kaniko container's `--destination`.
+    public var destination: String? {
+        guard case .object(let template) = job.spec?.template, case .object(let pod)? = template["spec"] else { return nil }
+        var containers: [JSONValue] = []
+        for key in ["initContainers", "containers"] { if case .array(let list)? = pod[key] { containers += list } }
+        for case .object(let container) in containers {
+            guard case .array(let args)? = container["args"] else { continue }
+            for case .string(let arg) in args where arg.hasPrefix("--destination=") { return String(arg.dropFirst("--destination=".count)) }
+        }
+        return nil
+    }
 }
 
 /// Build records derived from the cluster: mir's build Jobs (label selector) and the ManagedImage's status (the
@@ -42,7 +61,9 @@ public struct ClusterBuildRecordStore: BuildRecordStore {
         self.snapshot = snapshot
     }
 
-    public func put(_ record: BuildRecord) async throws {}
+    /// The Jobs are the record (and the API server's resourceVersion their compare-and-swap): nothing to write.
+    @discardableResult
+    public func put(_ record: BuildRecord) async throws -> BuildRecord { record }
 
     public func allRecords() async throws -> [BuildRecord] {
         records(from: try await snapshotJobs())
@@ -108,17 +129,39 @@ public struct ClusterBuildRecordStore: BuildRecordStore {
         case .running:
             record.state = .running
             record.message = "build Job \(job.metadata.namespace ?? "")/\(job.metadata.name ?? "") running"
-        case .succeeded(let libraries, let truncated, _, let completion):
+        case .succeeded(let libraries, let report, _, let completion):
             record.state = .succeeded
             record.pipLibraries = libraries
             record.finishedAt = completion ?? Date()
-            record.message = truncated ? "the pip list was too long for the termination message and is truncated" : nil
+            record.message = report.summary(shown: libraries.count)
         case .failed(_, let message, let completion):
             record.state = .failed
             record.finishedAt = completion ?? Date()
             record.message = message
         }
         return record
+    }
+}
+
+extension BuildReportState {
+    /// A one-line account of the pip list (nil when complete).
+    public func summary(shown: Int) -> String? {
+        switch self {
+        case .complete: return nil
+        case .truncated(let total):
+            return "pipLibraries truncated: \(shown) of \(total) libraries fitted in the termination message"
+        case .unreadable(let why): return "the pip list is unknown: \(why)"
+        }
+    }
+
+    /// The `BuildReport` condition: (status, reason, message).
+    public func condition(shown: Int) -> (String, String, String) {
+        switch self {
+        case .complete: return ("True", "BuildReportComplete", "the pip list has \(shown) libraries")
+        case .truncated(let total):
+            return ("False", "BuildReportTruncated", "truncated: true; \(shown) of \(total) libraries fitted in the termination message")
+        case .unreadable(let why): return ("False", "BuildReportUnreadable", why)
+        }
     }
 }
 

@@ -80,6 +80,9 @@ public final class ControllerManager: Service, Sendable {
         await cancelWhenGracefulShutdown {
             await self.runUntilCancelled()
         }
+        if let elector, await elector.lostLeadership {
+            throw LeaderElectionLost(lease: "\(elector.config.namespace)/\(elector.config.leaseName)", identity: elector.config.identity)
+        }
     }
 
     /// Runs until the calling task is cancelled (or leadership is lost). A manager runs once.

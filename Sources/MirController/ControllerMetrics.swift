@@ -64,6 +64,11 @@ public enum ControllerMetrics {
         }
     }
 
+    /// A rebuild after `PushNotVisible`: `started`, `backoff` or `capped`.
+    public static func pushNotVisibleRebuild(_ outcome: String) {
+        Counter(label: MirMetrics.pushNotVisibleRebuilds, dimensions: [("outcome", outcome)], factory: factory).increment()
+    }
+
     public static func registryCall(operation: String, code: String, duration: Duration) {
         Counter(label: MirMetrics.ecrCalls, dimensions: [("code", code), ("operation", operation)], factory: factory).increment()
         Timer(label: MirMetrics.ecrCallDuration, dimensions: [("operation", operation)], factory: factory).recordNanoseconds(duration.nanoseconds)

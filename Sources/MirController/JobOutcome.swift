@@ -11,16 +11,59 @@ public enum BuildFailureReason: String, Sendable, Hashable, CaseIterable {
     case baseImagePullFailed = "BaseImagePullFailed"
     case pushDenied = "PushDenied"
     case evicted = "Evicted"
+    /// The Job succeeded, but the tag it pushed is not in the registry mir observes (another registry, or the push
+    /// went elsewhere).
+    case pushNotVisible = "PushNotVisible"
 }
 
 /// What a build Job amounts to.
 public enum BuildOutcome: Sendable, Hashable {
     case running(startTime: Date?)
-    /// `truncated`: the pip list did not fit in the termination message and was cut.
-    case succeeded(libraries: [PipLibrary], truncated: Bool, digest: String?, completionTime: Date?)
+    /// `report`: whether the pip list is complete, was cut to fit in the termination message, or could not be read.
+    case succeeded(libraries: [PipLibrary], report: BuildReportState, digest: String?, completionTime: Date?)
     case failed(reason: BuildFailureReason, message: String, completionTime: Date?)
 
     public var isFinished: Bool { if case .running = self { return false }; return true }
+}
+
+/// Checks succeeded build Jobs against the registry mir observes.
+public enum PushVisibility {
+    /// How long before the registry was read a Job must have finished for its absent tag to count: a Job that
+    /// finished later may have pushed after the read (and clocks differ a little).
+    public static let margin: TimeInterval = 3
+
+    /// The Jobs with each succeeded Job of `tag` turned into a `PushNotVisible` failure when the repository's image
+    /// tags are known, the tag is not among them, and the Job finished at least `margin` before `registryReadAt` and
+    /// after the repository was created (a Job older than its repository pushed to a repository the registry has
+    /// since lost: that is not this failure, the image is simply built again). A Job that finished within the margin
+    /// is shown as still running (its push is being verified): neither a success nor a reason to build again.
+    /// The message names the repository URI the Job pushed to and the registry mir observes.
+    public static func check(_ jobs: [ObservedBuildJob], tag: String, repositoryCreatedAt: Date?, imageTags: Set<String>?,
+                             registry: String, registryReadAt: Date) -> [ObservedBuildJob] {
+        guard let imageTags, !imageTags.contains(tag) else { return jobs }
+        return jobs.map { observed in
+            guard observed.tag == tag, !observed.isBeingDeleted,
+                  case .succeeded(_, _, _, let completion) = observed.outcome else { return observed }
+            let finished = completion ?? observed.record.finishedAt ?? observed.record.startedAt
+            if let created = repositoryCreatedAt, finished < created { return observed }
+            if finished > registryReadAt.addingTimeInterval(-margin) {
+                var verifying = observed
+                verifying.outcome = .running(startTime: observed.job.status?.startTime)
+                verifying.record.state = .running
+                verifying.record.finishedAt = nil
+                verifying.record.message = "build Job \(observed.job.metadata.namespace ?? "")/\(observed.name) finished; checking that \(tag) is in the registry"
+                return verifying
+            }
+            let destination = observed.destination ?? "(unknown destination)"
+            let message = "build Job \(observed.job.metadata.namespace ?? "")/\(observed.name) succeeded and pushed to \(destination), "
+                + "but the registry mir observes (\(registry)) has no tag \(tag): the build and mir do not share a registry"
+            var changed = observed
+            changed.outcome = .failed(reason: .pushNotVisible, message: message, completionTime: completion)
+            changed.record.state = .failed
+            changed.record.message = message
+            return changed
+        }
+    }
 }
 
 /// Classifies a build Job from its conditions and its pods' container states. Pure.
@@ -37,26 +80,31 @@ public enum JobOutcomeClassifier {
 
         if isTrue("Complete") != nil || isTrue("SuccessCriteriaMet") != nil {
             var libraries: [PipLibrary] = []
-            var truncated = false
+            var report = BuildReportState.unreadable("the report container left no termination message")
             var digest: String?
             for pod in sortedPods.reversed() {
                 let statuses = (pod.status?.containerStatuses ?? []) + (pod.status?.initContainerStatuses ?? [])
                 if digest == nil, let message = statuses.first(where: { $0.name == BuildJobManifest.kanikoContainerName })?.state?.terminated?.message {
                     digest = BuildReport.imageDigest(kanikoTerminationMessage: message)
                 }
-                guard let report = statuses.first(where: { $0.name == BuildJobManifest.reportContainerName })?.state?.terminated,
-                      report.exitCode == 0, let message = report.message else { continue }
-                if let decoded = try? BuildReport.decode(terminationMessage: message) {
+                guard let reporter = statuses.first(where: { $0.name == BuildJobManifest.reportContainerName })?.state?.terminated,
+                      reporter.exitCode == 0, let message = reporter.message else { continue }
+                do {
+                    let decoded = try BuildReport.decode(terminationMessage: message)
                     libraries = decoded.libraries
-                    truncated = decoded.truncated
+                    report = decoded.truncated ? .truncated(total: decoded.total) : .complete
                     break
-                }
-                if let record = simulatedRecord(message) {  // the local control plane's simulated runner
-                    libraries = record.pipLibraries
-                    break
+                } catch {
+                    if let record = simulatedRecord(message) {  // the local control plane's simulated runner
+                        libraries = record.pipLibraries
+                        report = .complete
+                        break
+                    }
+                    report = .unreadable("the report of pod \(pod.metadata.name ?? "") cannot be read: \(error)")
                 }
             }
-            return .succeeded(libraries: libraries, truncated: truncated, digest: digest,
+            if case .unreadable = report { libraries = [] }
+            return .succeeded(libraries: libraries, report: report, digest: digest,
                               completionTime: job.status?.completionTime ?? isTrue("Complete")?.lastTransitionTime)
         }
 

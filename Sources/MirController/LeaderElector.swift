@@ -29,6 +29,50 @@ public struct LeaderElectionConfig: Sendable {
     public static func defaultIdentity() -> String {
         "\(ProcessInfo.processInfo.hostName)_\(UUID().uuidString.lowercased())"
     }
+
+    /// client-go's rules, with whole seconds as the Lease can only say: each duration at least 1 s, lease duration
+    /// > renew deadline > retry period × 1.2 (the jitter factor). Throws a message naming the flags' values.
+    public func validate() throws(LeaderElectionConfigError) {
+        for (name, value) in [("lease duration", leaseDuration), ("renew deadline", renewDeadline), ("retry period", retryPeriod)]
+        where value < .seconds(1) {
+            throw LeaderElectionConfigError(message: "leader election \(name) must be at least 1s (got \(Self.text(value))): the Lease records whole seconds")
+        }
+        guard leaseDuration > renewDeadline else {
+            throw LeaderElectionConfigError(message: "leader election lease duration (\(Self.text(leaseDuration))) must be greater than the renew deadline (\(Self.text(renewDeadline)))")
+        }
+        guard renewDeadline > retryPeriod * 1.2 else {
+            throw LeaderElectionConfigError(message: "leader election renew deadline (\(Self.text(renewDeadline))) must be greater than 1.2 × the retry period (\(Self.text(retryPeriod)))")
+        }
+    }
+
+    /// The lease duration as the Lease records it: whole seconds, rounded up (never shorter than the real one).
+    public var leaseDurationSeconds: Int {
+        let (seconds, attoseconds) = leaseDuration.components
+        return Int(seconds) + (attoseconds > 0 ? 1 : 0)
+    }
+
+    static func text(_ d: Duration) -> String {
+        let ms = d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
+        return ms % 1000 == 0 ? "\(ms / 1000)s" : "\(ms)ms"
+    }
+}
+
+/// Invalid leader election settings.
+public struct LeaderElectionConfigError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
+
+/// Leadership was lost (the lease could not be renewed within the renew deadline): the process must exit, as a
+/// controller-runtime manager does ("leader election lost"), so that it restarts as a candidate.
+public struct LeaderElectionLost: Error, Sendable, Hashable, CustomStringConvertible {
+    public var lease: String
+    public var identity: String
+    public init(lease: String, identity: String) {
+        self.lease = lease
+        self.identity = identity
+    }
+    public var description: String { "leader election lost" }
 }
 
 /// Leader election through a coordination.k8s.io/v1 Lease, as client-go's leaderelection does: acquire when the
@@ -42,6 +86,8 @@ public actor LeaderElector {
     /// The last lease record seen and when (on `clock`) it was first seen.
     private var observed: (record: Lease.Spec, at: Duration)?
     public private(set) var isLeader = false
+    /// True once leadership was lost (not given up on cancellation).
+    public private(set) var lostLeadership = false
 
     public init(client: KubeClient, config: LeaderElectionConfig, clock: any KubeClock = SystemKubeClock(),
                 logger: Logger = Logger(label: "mir.leaderelection")) {
@@ -72,6 +118,7 @@ public actor LeaderElector {
                 lastRenew = clock.now()
             } else if clock.now() - lastRenew >= config.renewDeadline {
                 logger.warning("lost leadership: the lease could not be renewed within \(config.renewDeadline)")
+                lostLeadership = true
                 break
             }
         }
@@ -92,7 +139,7 @@ public actor LeaderElector {
     /// One attempt; true when this instance holds the lease afterwards.
     func tryAcquireOrRenew() async -> Bool {
         let now = Date()
-        let mine = Lease.Spec(holderIdentity: config.identity, leaseDurationSeconds: Int(config.leaseDuration.components.seconds),
+        let mine = Lease.Spec(holderIdentity: config.identity, leaseDurationSeconds: config.leaseDurationSeconds,
                               acquireTime: MicroTime(now), renewTime: MicroTime(now), leaseTransitions: 0)
         let existing: Lease
         do {
@@ -112,7 +159,7 @@ public actor LeaderElector {
         let record = existing.spec ?? Lease.Spec()
         if observed?.record != record { observed = (record, clock.now()) }
         let holder = record.holderIdentity ?? ""
-        let duration = Duration.seconds(record.leaseDurationSeconds ?? Int(config.leaseDuration.components.seconds))
+        let duration = Duration.seconds(record.leaseDurationSeconds ?? config.leaseDurationSeconds)
         let expired = clock.now() >= (observed?.at ?? clock.now()) + duration
         if !holder.isEmpty, holder != config.identity, !expired { return false }
 

@@ -136,7 +136,12 @@ public final class ManagedImageReconciler: Sendable {
         let store = ClusterBuildRecordStore(client: client, namespace: namespace, image: name,
                                             status: object.status.map { (image: name, status: $0) }, snapshot: JobSnapshot())
         let observer = Observer(registry: registry, records: store)
+        var registryReadAt = Date()
         var observed = try await observer.observe(desired)
+        // A succeeded Job whose tag the registry does not show failed (PushNotVisible): not a reason to build at once.
+        let checkedJobs = visibilityChecked(try await store.snapshotJobs(), image: image, observed: observed, readAt: registryReadAt)
+        store.snapshot?.jobs = checkedJobs
+        observed.buildRecords = store.records(from: checkedJobs)
         let plan = Planner.plan(desired: desired, observed: observed, options: PlanOptions(maxDeletions: 0, adopt: adopt ? [name] : []))
 
         // A read about this image's repository failed: nothing is decided on a partial view; retried with backoff.
@@ -187,6 +192,7 @@ public final class ManagedImageReconciler: Sendable {
                     break
                 }
             }
+            registryReadAt = Date()
             observed = try await observer.observe(desired)
         }
 
@@ -202,6 +208,28 @@ public final class ManagedImageReconciler: Sendable {
         if !tokenHandled, registryFailure == nil, observed.repositories[image.repositoryName]?.description != nil { reason = .manual }
         var waiting: (reason: String, message: String)?
         var submitFailure: String?
+        // Rebuilds after PushNotVisible back off per (image, tag) and are capped per hour.
+        var pushNotVisibleWait: Duration?
+        let notVisible = jobs.first { job in
+            guard job.tag == image.tag, !job.isBeingDeleted, case .failed(.pushNotVisible, _, _) = job.outcome else { return false }
+            return true
+        }
+        if let notVisible, reason == nil, registryFailure == nil {
+            switch scheduler.rebuilds.request(image: name, tag: image.tag) {
+            case .rebuild(let attempt):
+                reason = BuildReason(rawValue: notVisible.record.reason) ?? .new
+                ControllerMetrics.pushNotVisibleRebuild("started")
+                logger.warning("rebuilding \(name):\(image.tag) after PushNotVisible (rebuild \(attempt), at most \(scheduler.rebuilds.maxPerHour) per hour)")
+            case .backoff(let delay):
+                ControllerMetrics.pushNotVisibleRebuild("backoff")
+                pushNotVisibleWait = delay
+            case .capped(let delay):
+                ControllerMetrics.pushNotVisibleRebuild("capped")
+                pushNotVisibleWait = delay
+            }
+        } else if notVisible == nil, observed.repositories[image.repositoryName]?.hasImage(tag: image.tag) == true {
+            scheduler.rebuilds.forget(image: name)
+        }
         if let buildReason = reason, registryFailure == nil {
             do {
                 waiting = try await startBuild(object, image: image, depth: depth, reason: buildReason, observed: observed, jobs: jobs,
@@ -211,7 +239,7 @@ public final class ManagedImageReconciler: Sendable {
                 submitFailure = "starting the build Job in namespace \(namespace) failed: \(error)"
                 waiting = ("BuildNotStarted", submitFailure!)
             }
-            jobs = try await store.jobs()
+            jobs = visibilityChecked(try await store.jobs(), image: image, observed: observed, readAt: registryReadAt)
         } else {
             scheduler.withdraw(name)
         }
@@ -227,7 +255,21 @@ public final class ManagedImageReconciler: Sendable {
         if let submitFailure {
             throw ReconcileError(image: name, operation: "start build", message: submitFailure)
         }
+        if let pushNotVisibleWait, waiting == nil { return .requeueAfter(max(pushNotVisibleWait, .milliseconds(5))) }
+        // A finished Job whose tag is not visible yet is checked again once it is older than the margin.
+        if waiting == nil, jobs.contains(where: { $0.tag == image.tag && $0.isVerifyingPush }) {
+            return .requeueAfter(.seconds(PushVisibility.margin))
+        }
         return waiting == nil ? .done : .requeueAfter(waitInterval)
+    }
+
+    /// `jobs` with a succeeded Job of the image's tag that the registry does not show turned into a PushNotVisible failure.
+    func visibilityChecked(_ jobs: [ObservedBuildJob], image: ResolvedImage, observed: ObservedState, readAt: Date) -> [ObservedBuildJob] {
+        let repository = observed.repositories[image.repositoryName]
+        var tags: Set<String>?
+        if case .known(let known)? = repository?.imageTags { tags = known }
+        return PushVisibility.check(jobs, tag: image.tag, repositoryCreatedAt: repository?.description?.createdAt, imageTags: tags,
+                                    registry: registry.displayName, registryReadAt: readAt)
     }
 
     /// Starts the build when its parent's image exists and a slot is free; returns why it waits otherwise.
@@ -350,13 +392,23 @@ public final class ManagedImageReconciler: Sendable {
             var message = job.record.message ?? ""
             switch job.outcome {
             case .failed(let r, let m, _): reason = r.rawValue; message = m
-            case .succeeded(_, let truncated, _, _):
-                message = truncated ? "pipLibraries truncated: the pip list did not fit in the termination message" : "build succeeded"
+            case .succeeded(let libraries, let report, _, _):
+                message = report.summary(shown: libraries.count).map { "build succeeded; \($0)" } ?? "build succeeded"
             case .running: break
             }
             if let token = job.rebuildToken { message += " [rebuild \(token)]" }
             return .init(jobName: job.name, reason: reason, startTime: job.record.startedAt, completionTime: job.record.finishedAt, message: message)
         } ?? previous?.build
+        // The pip report of the current image's Job: complete, truncated (with the total) or unreadable. An unreadable
+        // report never shows as an empty pip list.
+        var currentReport: (condition: (String, String, String), unreadable: Bool)?
+        if case .succeeded(let libraries, let report, _, _)? = current?.outcome {
+            var unreadable = false
+            if case .unreadable = report { unreadable = true }
+            currentReport = (report.condition(shown: libraries.count), unreadable)
+        }
+        let reportCondition = currentReport?.condition
+        let reportUnreadable = currentReport?.unreadable ?? false
         let final = derived
         let finalDigest = digest
         try await statusWriter.update(name, current: object) { status, meta in
@@ -368,7 +420,7 @@ public final class ManagedImageReconciler: Sendable {
             status.imageTag = final.currentTag
             status.imageDigest = final.currentTag == nil ? nil : (finalDigest ?? (status.imageTag == final.currentTag ? status.imageDigest : nil))
             status.platformVersion = final.platformVersion
-            status.pipLibraries = final.currentTag == nil ? nil : final.pipLibraries
+            status.pipLibraries = final.currentTag == nil || reportUnreadable ? nil : final.pipLibraries
             status.childImages = children
             status.build = buildStatus
             status.observedGeneration = gen
@@ -381,6 +433,7 @@ public final class ManagedImageReconciler: Sendable {
             put(ConditionType.repositorySynced, repoSynced)
             put(ConditionType.lifecyclePolicySynced, policySynced)
             put(ConditionType.buildSucceeded, buildCondition)
+            if let reportCondition { put(ConditionType.buildReport, reportCondition) }
             status.conditions = conditions
         }
     }

@@ -12,6 +12,9 @@ public enum ConditionType {
     public static let buildSucceeded = "BuildSucceeded"
     public static let parentMissing = "ParentMissing"
     public static let deletionBlocked = "DeletionBlocked"
+    /// Whether the current image's pip list is complete (`BuildReportComplete`), cut (`BuildReportTruncated`, with
+    /// the total) or unknown (`BuildReportUnreadable`).
+    public static let buildReport = "BuildReport"
 }
 
 /// metav1.Condition rules: one condition per type; `lastTransitionTime` changes only when `status` changes;

@@ -107,7 +107,8 @@ public struct Applier: Sendable {
                         results.markFailed(image.name)
                         return 0
                     }
-                    let outcome = await self.build(image, reason: reason, platformVersion: desired.platformVersion, uris: uris, results: results)
+                    let outcome = await self.build(image, reason: reason, platformVersion: desired.platformVersion, uris: uris, results: results,
+                                                   recordVersion: observed.record(image: image.name, tag: image.tag)?.version)
                     log.record(action, outcome)
                     return 0
                 }
@@ -116,7 +117,8 @@ public struct Applier: Sendable {
         return ApplyReport(outcomes: log.outcomes, builds: results.records)
     }
 
-    func build(_ image: ResolvedImage, reason: BuildReason, platformVersion: String, uris: URIBook, results: BuildResults) async -> ActionOutcome {
+    func build(_ image: ResolvedImage, reason: BuildReason, platformVersion: String, uris: URIBook, results: BuildResults,
+               recordVersion: Int? = nil) async -> ActionOutcome {
         guard let uri = uris[image.repositoryName] else {
             results.markFailed(image.name)
             return .skipped("the URI of repository \(image.repositoryName) is unknown")
@@ -133,15 +135,19 @@ public struct Applier: Sendable {
         }
         let request = BuildRequest(image: image, reason: reason, repositoryURI: uri, baseImageReference: base, platformVersion: platformVersion)
         do {
-            let record = try await builder.build(request)
-            try await records.put(record)
+            var record = try await builder.build(request)
+            if !builder.writesRecords {
+                // Compare-and-swap against the record the plan was made from: a newer one is never overwritten.
+                record.version = recordVersion
+                record = try await records.put(record)
+            }
             results.add(record)
             let label = builder.isSimulation ? " (simulated)" : ""
             switch record.state {
             case .failed:
                 results.markFailed(image.name)
                 return .failed("build \(image.name):\(image.tag) failed\(label): \(record.message ?? "no message")")
-            case .submitted:
+            case .submitted, .abandoned, .lost:
                 return .succeeded(detail: "submitted to \(builder.name)\(label)\(record.message.map { ": \($0)" } ?? "")")
             case .running:
                 return .succeeded(detail: "started\(label)")

@@ -74,13 +74,19 @@ public enum Planner {
     /// Why `image` must be built now, or nil when its tag is present or a build of it is already under way.
     static func buildReason(for image: ResolvedImage, repository: ObservedRepository?, observed: ObservedState,
                             desired: DesiredState, options: PlanOptions) -> BuildReason? {
-        if repository?.hasImage(tag: image.tag) == true { return nil }
-        if let record = observed.record(image: image.name, tag: image.tag) {
+        let record = observed.record(image: image.name, tag: image.tag)
+        // An Abandoned build may have pushed before its builder died, but its outcome (the pip list) was never
+        // recorded: it is built again even when the tag is there.
+        if repository?.hasImage(tag: image.tag) == true && record?.state != .abandoned { return nil }
+        if let record {
             switch record.state {
+            // Submitted before its repository was (re)created, or its repository is gone: the registry lost the
+            // build's target. Lost: submitted again.
+            case .submitted where repository == nil || repository?.description.map({ record.startedAt < $0.createdAt }) == true: break
             case .submitted, .running: return nil
             case .succeeded where repository?.hasImage(tag: image.tag) == nil: return nil
             case .failed where !options.retryFailedBuilds: return nil
-            case .succeeded, .failed: break
+            case .succeeded, .failed, .abandoned, .lost: break  // Abandoned/Lost: the build is not under way any more.
             }
         }
         return .inferred(for: image, previous: observed.lastGoodBuild(of: image.name, repository: repository),

@@ -88,8 +88,8 @@ public enum StatusDeriver {
                 s.reason = pending.failure?.reason.rawValue ?? "BuildFailed"
                 s.message = pending.message ?? "build of \(image.tag) failed"
                 return s
-            case .succeeded:
-                break  // recorded, but the image is gone from the registry: fall through
+            case .succeeded, .abandoned, .lost:
+                break  // recorded, but the image is gone from the registry, or the build is not under way: fall through
             }
         }
         guard let current else {
@@ -130,7 +130,7 @@ public enum StatusDeriver {
                 case .submitted, .running:
                     s.phase = current == nil ? .buildingFirstTime : .rebuilding
                     s.reason = "BuildSubmitted"; s.message = "build of \(latest.tag) under way"
-                case .succeeded: break
+                case .succeeded, .abandoned, .lost: break
                 }
                 if latest.state != .succeeded { return s }
             }

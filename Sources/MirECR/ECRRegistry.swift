@@ -241,6 +241,10 @@ public final class ECRRegistry: ImageRegistry, Sendable {
                 return RegistryError(.requestTimeout, operation: operation, message: "timed out after \(attempts) attempt(s): \(detail)")
             case .connection(let detail):
                 return RegistryError(.connectionFailed, operation: operation, message: "connection failed after \(attempts) attempt(s): \(detail)")
+            case .refused(let detail):
+                return RegistryError(.connectionFailed, operation: operation, message: "connection refused after \(attempts) attempt(s) (is the endpoint right, and is anything listening?): \(detail)")
+            case .reset(let detail):
+                return RegistryError(.connectionFailed, operation: operation, message: "connection reset by the server after \(attempts) attempt(s): \(detail)")
             }
         case .credentials(let message, let operation):
             return RegistryError(.credentialsUnavailable, operation: operation, message: "no usable AWS credentials: \(message)")

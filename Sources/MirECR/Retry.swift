@@ -17,7 +17,11 @@ public enum RetryClass: String, Sendable, Hashable {
 public enum TransportFailure: Sendable, Hashable {
     /// Connect or read timeout, or the request deadline passed.
     case timeout(String)
-    /// Refused, reset or closed before a complete answer.
+    /// The server refused the connection (nothing listens: ECONNREFUSED).
+    case refused(String)
+    /// The connection was reset (ECONNRESET, EPIPE) or closed by the server before a complete answer.
+    case reset(String)
+    /// Any other failure to connect or to get a complete answer.
     case connection(String)
 }
 
@@ -54,7 +58,7 @@ public enum ECRRetryClassifier {
     public static func classify(_ failure: TransportFailure) -> RetryClass {
         switch failure {
         case .timeout: return .timeout
-        case .connection: return .transient
+        case .connection, .refused, .reset: return .transient
         }
     }
 }

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 
 /// One HTTP answer.
 public struct ECRHTTPResponse: Sendable {
@@ -70,11 +71,11 @@ public final class AsyncHTTPClientTransport: ECRHTTPTransport {
             case .cancelled where Task.isCancelled:
                 throw CancellationError()
             default:
-                throw TransportFailure.connection(String(describing: error))
+                throw TransportFailure.connectionFailure(error)
             }
         } catch {
             if Task.isCancelled { throw CancellationError() }
-            throw TransportFailure.connection(String(describing: error))
+            throw TransportFailure.connectionFailure(error)
         }
     }
 
@@ -87,7 +88,32 @@ extension TransportFailure: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .timeout(let detail): return "timed out (\(detail))"
+        case .refused(let detail): return "connection refused (\(detail))"
+        case .reset(let detail): return "connection reset (\(detail))"
         case .connection(let detail): return "connection failed (\(detail))"
         }
+    }
+
+    /// A failure to connect or to get an answer, classified by its type and errno (never by its text):
+    /// ECONNREFUSED is `refused`; ECONNRESET, EPIPE and a connection the server closed are `reset`.
+    public static func connectionFailure(_ error: any Error) -> TransportFailure {
+        let detail = String(describing: error)
+        // The errno's own words: NIO describes a refused connect as "connection reset (error set): Connection refused".
+        switch errnoCode(of: error) {
+        case let code? where code == ECONNREFUSED: return .refused("\(String(cString: strerror(code))) (errno \(code))")
+        case let code? where code == ECONNRESET || code == EPIPE: return .reset("\(String(cString: strerror(code))) (errno \(code))")
+        default: break
+        }
+        if let client = error as? HTTPClientError, client == .remoteConnectionClosed { return .reset(detail) }
+        return .connection(detail)
+    }
+
+    /// The errno behind a NIO error: an `IOError`, or the first one among a `NIOConnectionError`'s attempts.
+    static func errnoCode(of error: any Error) -> CInt? {
+        if let io = error as? IOError { return io.errnoCode }
+        if let connect = error as? NIOConnectionError {
+            return connect.connectionErrors.lazy.compactMap { errnoCode(of: $0.error) }.first
+        }
+        return nil
     }
 }

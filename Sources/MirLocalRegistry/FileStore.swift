@@ -53,6 +53,15 @@ final class FileStore: Sendable {
         } catch {
             throw StorageFailure(description: "cannot create the registry directory '\(directory)': \(error.localizedDescription)")
         }
+        // Temporary snapshot files of killed writers (a snapshot is only written under the exclusive lock).
+        try withFileLock(exclusive: true) { removeTemporaryFiles() }
+    }
+
+    /// Removes `snapshot.json.tmp-*` files; only called under the exclusive lock.
+    private func removeTemporaryFiles() {
+        for file in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where file.hasPrefix("snapshot.json.tmp-") {
+            unlink(directory + "/" + file)
+        }
     }
 
     /// Runs `body` on the current state under a shared lock.

@@ -169,7 +169,9 @@ struct ConfigReader {
             }
         }
         if let e = fields["serviceAccountName"], let account = reader.string(e) {
-            if SpecGrammar.isDNS1123Subdomain(account) { settings.serviceAccountName = account } else {
+            if account == "default" {
+                sink.error("serviceAccountName must not be \"default\": build pods need a ServiceAccount of their own (e.g. mir-builder) with no permissions", at: e.value, field: e.path)
+            } else if SpecGrammar.isDNS1123Subdomain(account) { settings.serviceAccountName = account } else {
                 sink.error("serviceAccountName \(SpecGrammar.quoted(account)) is not a valid name (a DNS-1123 subdomain)", at: e.value, field: e.path)
             }
         }

@@ -238,8 +238,13 @@ struct NodeReader {
             default: break
             }
         }
-        guard let value, value.isFinite else {
+        guard let value else {
             sink.error("expected a number, found \(NodeReader.kindDescription(of: entry.value))", at: entry.value, field: entry.path)
+            return nil
+        }
+        guard value.isFinite else {
+            let written = value.isNaN ? "NaN" : (value < 0 ? "-infinity" : "infinity")
+            sink.error("expected a finite number, found \(written): not a finite number", at: entry.value, field: entry.path)
             return nil
         }
         guard range.contains(value) else {

@@ -56,6 +56,10 @@ public enum MirMetrics {
     public static let builds = "mir_builds_total"
     /// Histogram (Timer) `{result}`: build wall time, buckets 1 s … 1 h.
     public static let buildDuration = "mir_build_duration_seconds"
+    /// Counter `{outcome}`: rebuilds asked for because a build succeeded but its tag was not in the registry mir
+    /// observes (`PushNotVisible`); outcome `started`, `backoff` (waiting for the per-(image, tag) backoff) or
+    /// `capped` (the hourly cap was reached).
+    public static let pushNotVisibleRebuilds = "mir_push_not_visible_rebuilds_total"
     /// Gauge (no labels): items in mir's reconcile queue (the same number as `workqueue_depth`, without labels, for
     /// simple alerts).
     public static let queueDepth = "mir_queue_depth"

@@ -99,10 +99,29 @@ struct Apply: AsyncParsableCommand {
     @Flag(name: .long, help: "Print registry API calls by operation when done.")
     var stats = false
 
+    @Option(name: .customLong("lock-timeout"), help: "How long to wait for another mir apply on the same state directory or registry to finish (e.g. 30s; 0: fail at once).")
+    var lockTimeout: DurationArgument = DurationArgument(.zero)
+
     func run() async throws {
         try await runReportingErrors {
+            // One apply at a time per state directory and per local registry directory (flock; a killed holder
+            // releases it). Held until this process exits.
+            var locks: [ApplyLock] = []
+            var directories = [common.state]
+            if let registryDirectory = common.localRegistryDirectory { directories.append(registryDirectory) }
+            for directory in directories {
+                do {
+                    locks.append(try await ApplyLock.acquire(directory: directory, timeout: lockTimeout.value))
+                } catch let busy as ApplyLockBusy {
+                    throw CLIError.failed(busy.description)
+                }
+            }
+            // Temporary files of killed runs (atomic writes cut short) are removed while holding the lock.
+            AtomicFile.removeLeftovers(under: common.state)
+            AtomicFile.removeLeftovers(under: buildsDir)
             let session = try await Session.open(common: common, specs: planning.specs)
             try await session.opened.using { try await apply(session) }
+            withExtendedLifetime(locks) {}
         }
     }
 

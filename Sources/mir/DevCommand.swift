@@ -41,8 +41,12 @@ struct Dev: AsyncParsableCommand {
         let running = try await LocalControlPlane().start(ControlPlaneConfiguration(
             stateDirectory: stateURL, port: port, builder: JobSimulation(simulate), kubeconfigPath: kubeconfigURL))
         try await running.apply(yaml: crdText)
-        say("mir local control plane (simulated jobs, pushing to local:\(registryDirectory)) serving on \(running.url.absoluteString)")
+        // Where the simulated jobs push, recorded in the cluster so that `mir run` can refuse another registry.
+        let registryPath = DevRegistryMarker.absolutePath(registryDirectory)
+        try await running.apply(yaml: DevRegistryMarker.manifest(registryPath: registryPath))
+        say("mir local control plane (simulated jobs, pushing to local:\(registryPath)) serving on \(running.url.absoluteString)")
         say("kubectl --kubeconfig \(kubeconfigURL.path) get managedimages")
+        say("run the controller against it (same registry): \(DevRegistryMarker.runCommand(kubeconfig: kubeconfigURL.path, registryPath: registryPath))")
         let (signals, continuation) = AsyncStream<Int32>.makeStream()
         var sources: [any DispatchSourceSignal] = []
         for sig in [SIGINT, SIGTERM] {
@@ -58,6 +62,39 @@ struct Dev: AsyncParsableCommand {
         await running.shutdown()
     }
 
+}
+
+/// `mir dev` records the absolute path of the registry its simulated build jobs push to in ConfigMap
+/// `default/mir-dev` (key `registry`); `mir run` reads it at start and refuses a different registry: otherwise every
+/// build succeeds into a registry the controller does not observe (PushNotVisible).
+enum DevRegistryMarker {
+    static let namespace = "default"
+    static let name = "mir-dev"
+    static let key = "registry"
+
+    /// `directory` made absolute, symbolic links resolved (so two spellings of one directory compare equal).
+    static func absolutePath(_ directory: String) -> String {
+        URL(fileURLWithPath: directory).standardizedFileURL.resolvingSymlinksInPath().path
+    }
+
+    static func manifest(registryPath: String) -> String {
+        let document: JSONValue = .object([
+            "apiVersion": .string("v1"), "kind": .string("ConfigMap"),
+            "metadata": .object(["name": .string(name), "namespace": .string(namespace),
+                                 "labels": .object(["app.kubernetes.io/managed-by": .string("mir-dev")])]),
+            "data": .object([key: .string("local:" + registryPath)]),
+        ])
+        return document.canonicalText
+    }
+
+    /// The exact `mir run` command line that shares the registry.
+    static func runCommand(kubeconfig: String, registryPath: String) -> String {
+        "mir run --kubeconfig \(shellQuoted(kubeconfig)) --registry \(shellQuoted("local:" + registryPath))"
+    }
+
+    static func shellQuoted(_ s: String) -> String {
+        s.allSatisfy { $0.isLetter || $0.isNumber || "/._-:+=,@".contains($0) } ? s : "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
 }
 
 /// Writes a line to stdout unbuffered (so scripts and tests reading a pipe or file see it at once).

@@ -66,6 +66,13 @@ struct OpenedRegistry {
 }
 
 extension CommonOptions {
+    /// The directory of `--registry local[:DIR]`, or nil for another registry.
+    var localRegistryDirectory: String? {
+        if registry == "local" { return ".mir/registry" }
+        if registry.hasPrefix("local:"), registry.count > "local:".count { return String(registry.dropFirst("local:".count)) }
+        return nil
+    }
+
     func openRegistry() async throws -> OpenedRegistry {
         let spec = registry
         if let local = try LocalRegistrySpec(parsing: spec) {

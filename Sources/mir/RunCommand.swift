@@ -51,7 +51,7 @@ struct Run: AsyncParsableCommand {
     @Option(name: .customLong("lease-name"), help: "Name of the Lease.")
     var leaseName: String = "mir-controller"
 
-    @Option(name: .customLong("leader-elect-lease-duration"), help: "How long a lease holds without renewal (e.g. 15s, 1500ms).")
+    @Option(name: .customLong("leader-elect-lease-duration"), help: "How long a lease holds without renewal (e.g. 15s, 2500ms; at least 1s).")
     var leaseDuration: DurationArgument = DurationArgument(.seconds(15))
 
     @Option(name: .customLong("leader-elect-renew-deadline"), help: "How long the leader keeps trying to renew before it gives up.")
@@ -72,8 +72,13 @@ struct Run: AsyncParsableCommand {
         }
         guard maxConcurrentReconciles >= 1 else { throw ValidationError("--max-concurrent-reconciles must be at least 1") }
         guard resyncPeriod >= 1, interval >= 1 else { throw ValidationError("--resync-period and --interval must be at least 1") }
-        guard leaseDuration.value > renewDeadline.value, renewDeadline.value > retryPeriod.value, retryPeriod.value > .zero else {
-            throw ValidationError("leader election needs lease duration > renew deadline > retry period > 0")
+        if leaderElect {
+            do {
+                try LeaderElectionConfig(namespace: "", leaseDuration: leaseDuration.value, renewDeadline: renewDeadline.value,
+                                         retryPeriod: retryPeriod.value).validate()
+            } catch {
+                throw ValidationError("\(error) (flags --leader-elect-lease-duration, --leader-elect-renew-deadline, --leader-elect-retry-period)")
+            }
         }
         _ = try bindAddresses()
     }
@@ -101,6 +106,7 @@ struct Run: AsyncParsableCommand {
                 ?? loader.load(kubeconfigPath: kubeconfig, context: context)
             let client = try KubeClient(config: kube)
             defer { Task { try? await client.shutdown() } }
+            try await checkDevRegistry(client: client)
 
             let service: any Service
             let synced: @Sendable () -> Bool
@@ -146,8 +152,33 @@ struct Run: AsyncParsableCommand {
                 }
             }
             let group = Telemetry.makeServiceGroup(services: [service], telemetry: telemetry, logger: logger)
-            try await group.run()
+            do {
+                try await group.run()
+            } catch let lost as LeaderElectionLost {
+                // As controller-runtime: exit 1 so the process restarts as a candidate.
+                throw CLIError.failed("\(lost) (Lease \(lost.lease), identity \(lost.identity))")
+            }
             say("mir run: stopped")
+        }
+    }
+}
+
+extension Run {
+    /// Against `mir dev`: its build jobs push to the registry it recorded; any other registry here would never see
+    /// their images. (A cluster without the record is not checked.)
+    func checkDevRegistry(client: KubeClient) async throws {
+        let recorded: String
+        do {
+            let map = try await client.get(ConfigMap.self, name: DevRegistryMarker.name, namespace: DevRegistryMarker.namespace)
+            guard map.metadata.labels?["app.kubernetes.io/managed-by"] == "mir-dev", let value = map.data?[DevRegistryMarker.key] else { return }
+            recorded = value
+        } catch let error as KubeAPIError where error.isNotFound || error.isForbidden {
+            return
+        }
+        let mine = common.localRegistryDirectory.map { "local:" + DevRegistryMarker.absolutePath($0) } ?? common.registry
+        guard mine == recorded else {
+            throw CLIError.failed("the registry \(common.registry) (\(mine)) is not the one mir dev's build jobs push to (\(recorded)): "
+                + "their images would never be seen. Run with --registry \(recorded)")
         }
     }
 }

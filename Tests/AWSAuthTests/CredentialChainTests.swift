@@ -96,7 +96,7 @@ extension CredentialFetchTiming {
 
         sandbox.environment["AWS_PROFILE"] = "fromconfig"
         #expect(try await sandbox.chain().credentials().accessKeyId == "AKIACONFIG")
-        #expect(SharedConfigFiles.parseINI("[sso-session x]\nregion = us-west-2\n", configStyle: true).isEmpty)
+        #expect(try SharedConfigFiles.parseINI("[sso-session x]\nregion = us-west-2\n", configStyle: true).isEmpty)
     }
 
     @Test func defaultFilesLiveUnderHome() async throws {
@@ -132,5 +132,37 @@ extension CredentialFetchTiming {
     /// Parses through the public surface: an env expiration.
     func parseForTest(_ text: String) -> Date? {
         EnvironmentCredentials.load(from: ["AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "AWS_CREDENTIAL_EXPIRATION": text])?.expiration
+    }
+}
+
+/// Issue 8, problem 13: a malformed line in a shared file is an error naming the file and line, and the chain stops
+/// there (it used to be skipped, and the chain fell through to container or instance metadata credentials).
+@Suite struct MalformedSharedFileTests {
+    @Test func aMalformedCredentialsLineStopsTheChainNamingFileAndLine() async throws {
+        let sandbox = try Sandbox(["AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:1/never-called"])
+        let path = try sandbox.write(".aws/credentials", "[default]\naws_access_key_id = AKIAFILE\naws_secret_access_key filesecret\n")
+        do {
+            _ = try await sandbox.chain().credentials()
+            Issue.record("credentials were found despite the malformed file")
+        } catch let error as AWSCredentialError {
+            #expect(error == .malformedFile(path: path, line: 3, message: "expected key = value"), "\(error)")
+            #expect(error.description.hasPrefix("\(path):3: malformed AWS shared file"), "\(error)")
+        }
+    }
+
+    @Test func malformedConfigLinesAreNamed() {
+        let cases: [(String, Int, String)] = [
+            ("[default\nregion = us-east-1\n", 1, "a section header must be [name]"),
+            ("region = us-east-1\n[default]\n", 1, "a setting before any [section]"),
+            ("# c\n[profile a]\n= x\n", 3, "a setting without a name"),
+        ]
+        for (text, line, message) in cases {
+            #expect(throws: AWSCredentialError.malformedFile(path: "config", line: line, message: message)) {
+                try SharedConfigFiles.parseINI(text, configStyle: true, path: "config")
+            }
+        }
+        // Comments, blank lines, continuation lines and other sections are fine.
+        let good = "# c\n; c\n\n[default]\ns3 =\n  max_concurrent_requests = 4\n[sso-session x]\nsso_region = us-east-1\n"
+        #expect(throws: Never.self) { _ = try SharedConfigFiles.parseINI(good, configStyle: true, path: "config") }
     }
 }

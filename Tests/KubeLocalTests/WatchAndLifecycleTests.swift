@@ -1,5 +1,7 @@
 import Foundation
 import KubeLocal
+import MirBuild
+import MirModel
 import Testing
 
 @Suite struct WatchTests {
@@ -177,7 +179,9 @@ import Testing
             let terminated = pod.at("status", "containerStatuses", "0", "state", "terminated") as? [String: Any] ?? [:]
             #expect(terminated["exitCode"] as? Int == 0)
             #expect(terminated["reason"] as? String == "Completed")
-            #expect((terminated["message"] as? String ?? "").contains("\"tag\":\"t1\""))
+            // The build report as a real report container writes it (issue 8: never cut silently at 4096 bytes).
+            let report = try BuildReport.decode(terminationMessage: terminated["message"] as? String ?? "")
+            #expect(report.libraries == [PipLibrary(name: "requests", version: "2.32.3")] && !report.truncated)
             let requests = await builder.log.requests
             #expect(requests.map(\.image.name) == ["web"])
             #expect(requests.first?.reason == .new)

@@ -148,3 +148,29 @@ import Testing
         #expect(result.output.split(separator: "\n") == ["configmap/\(expectedName)", "job.batch/\(expectedName)"])
     }
 }
+
+/// Issue 8 §5: build pods get no API token, bounded CPU and disk, and a ServiceAccount of their own.
+@Suite struct BuildPodHardeningTests {
+    func request() throws -> BuildRequest {
+        let resolved = try DesiredStateResolver.resolve([Fixture.image("root", pip: [PipRequirement(name: "numpy")])], config: MirConfig())
+        return Fixture.request(resolved[0])
+    }
+
+    @Test func noTokenAndBoundedResources() throws {
+        let job = try BuildJobManifest.job(for: try request(), settings: BuilderSettings())
+        let pod = try #require(job["spec"]?["template"]?["spec"])
+        #expect(pod["automountServiceAccountToken"] == .bool(false))
+        let kaniko = try #require(pod["initContainers"]?.arrayValue?.first)
+        let limits = try #require(kaniko["resources"]?["limits"])
+        #expect(limits["cpu"]?.stringValue != nil, "kaniko needs a CPU limit")
+        #expect(limits["memory"]?.stringValue != nil)
+        #expect(limits["ephemeral-storage"]?.stringValue != nil, "kaniko needs an ephemeral-storage limit")
+        #expect(kaniko["resources"]?["requests"]?["ephemeral-storage"]?.stringValue != nil)
+    }
+
+    @Test func theDefaultServiceAccountIsRefused() throws {
+        var settings = BuilderSettings()
+        settings.serviceAccountName = "default"
+        #expect(throws: BuildContextError.self) { try BuildJobManifest.job(for: try request(), settings: settings) }
+    }
+}

@@ -153,3 +153,50 @@ import Testing
         #expect(retried.reason == "manual")
     }
 }
+
+/// Problem 6 of issue 8: a `Running` record left by a killed builder is abandoned and built again; a live one is not.
+@Suite struct SimulateBuilderRecordTests {
+    let image = Fixture.image("root", pip: [PipRequirement(name: "numpy", versionSpecifier: "==1.26.4")])
+
+    func runningRecord(_ resolved: ResolvedImage, owner: BuildOwner) -> BuildRecord {
+        var r = BuildRecord(image: resolved.name, tag: resolved.tag, state: .running, reason: "new", specDigest: resolved.specDigest,
+                            platformVersion: "0.1.0", parentTag: nil, pythonVersion: "3.11", builder: "simulate", simulated: true,
+                            startedAt: Date().millisecondPrecision)
+        r.owner = owner
+        r.heartbeatAt = r.startedAt
+        return r
+    }
+
+    @Test func aRunningRecordOfAKilledBuilderIsBuiltAgain() async throws {
+        let directory = try Fixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let registry = FakeRegistry(repositories: ["mir/root"])
+        let store = FileBuildRecordStore(directory: directory + "/records")
+        let builder = SimulateBuilder(registry: registry, records: store, delay: .zero)
+        let resolved = try DesiredStateResolver.resolve([image], config: MirConfig())[0]
+        let exited = Process()
+        exited.executableURL = URL(fileURLWithPath: "/bin/true")
+        try exited.run()
+        exited.waitUntilExit()
+        try await store.put(runningRecord(resolved, owner: BuildOwner(host: ProcessInfo.processInfo.hostName, pid: exited.processIdentifier, processStart: nil)))
+        #expect(try await store.allRecords().first?.state == .abandoned)
+
+        let record = try await builder.build(Fixture.request(resolved))
+        #expect(record.state == .succeeded)
+        #expect(record.version == 3, "Running (1) was replaced by this builder's Running (2), then its outcome (3)")
+        #expect(registry.manifest(repository: "mir/root", tag: resolved.tag) != nil)
+    }
+
+    @Test func aRunningRecordOfALiveBuilderIsNotBuiltTwice() async throws {
+        let directory = try Fixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let registry = FakeRegistry(repositories: ["mir/root"])
+        let store = FileBuildRecordStore(directory: directory + "/records")
+        let builder = SimulateBuilder(registry: registry, records: store, delay: .zero)
+        let resolved = try DesiredStateResolver.resolve([image], config: MirConfig())[0]
+        let live = try await store.put(runningRecord(resolved, owner: .current))
+        let record = try await builder.build(Fixture.request(resolved))
+        #expect(record == live)
+        #expect(registry.manifest(repository: "mir/root", tag: resolved.tag) == nil)
+    }
+}

@@ -211,7 +211,12 @@ import MirLocalRegistry
         for (arguments, message) in [
             (["run", "--metrics-bind-address", "nonsense"], "invalid bind address 'nonsense': expected host:port"),
             (["run", "--health-probe-bind-address", "[::1:80"], "invalid bind address"),
-            (["run", "--leader-elect-lease-duration", "1s"], "lease duration > renew deadline > retry period"),
+            (["run", "--leader-elect-lease-duration", "1s"], "leader election lease duration (1s) must be greater than the renew deadline (10s)"),
+            // Issue 8, problem 9: a sub-second lease (written as leaseDurationSeconds: 0) is refused.
+            (["run", "--leader-elect-lease-duration", "900ms", "--leader-elect-renew-deadline", "600ms", "--leader-elect-retry-period", "200ms"],
+             "leader election lease duration must be at least 1s (got 900ms)"),
+            (["run", "--leader-elect-lease-duration", "5s", "--leader-elect-renew-deadline", "2s", "--leader-elect-retry-period", "2s"],
+             "renew deadline (2s) must be greater than 1.2 × the retry period (2s)"),
             (["run", "--leader-elect-retry-period", "soon"], "'soon' is invalid for '--leader-elect-retry-period"),
             (["run", "--source", "git:repo"], "--source must be cluster or files:DIR"),
         ] {

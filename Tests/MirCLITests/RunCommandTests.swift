@@ -38,7 +38,7 @@ import Glibc
                 "run", "--kubeconfig", dir.path("kubeconfig"), "--config", "mir.yaml", "--registry", "local:" + dir.path("registry"),
                 "--metrics-bind-address", "127.0.0.1:0", "--health-probe-bind-address", "127.0.0.1:0",
                 "--lease-namespace", "default", "--leader-elect-lease-duration", "4s", "--leader-elect-renew-deadline", "3s",
-                "--leader-elect-retry-period", "500ms",
+                "--leader-elect-retry-period", "1s",
             ] + extra, in: dir.url, environment: Self.environment, outputDirectory: dir.url)
             runs.append(run)
             return run

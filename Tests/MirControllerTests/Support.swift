@@ -64,10 +64,12 @@ final class ControllerHarness: @unchecked Sendable {
     var config: MirConfig
 
     init(registry: (any ImageRegistry)? = nil, buildDelay: Duration = .milliseconds(300), maxConcurrentBuilds: Int = 4,
-         forceDelete: Bool = false, podTerminations: [String: SimulatedContainerTermination] = [:]) async throws {
+         forceDelete: Bool = false, podTerminations: [String: SimulatedContainerTermination] = [:],
+         jobRegistry: (any ImageRegistry)? = nil) async throws {
         directory = try temporaryDirectory("harness")
         self.registry = try registry ?? LocalRegistry(directory: directory.appendingPathComponent("registry").path)
-        let inner = SimulateBuilder(registry: self.registry,
+        // `jobRegistry`: where the build Jobs push, when it is not the registry the controller observes.
+        let inner = SimulateBuilder(registry: jobRegistry ?? self.registry,
                                     records: FileBuildRecordStore(directory: directory.appendingPathComponent("sim").path), delay: .zero)
         plane = try await LocalControlPlane().start(ControlPlaneConfiguration(
             insecurePort: 0, builder: TestClusterBuilder(inner: inner, log: log, delay: buildDelay, podTerminations: podTerminations),

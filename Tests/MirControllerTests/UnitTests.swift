@@ -29,15 +29,15 @@ func terminated(_ code: Int, reason: String? = nil, message: String? = nil) -> P
         let digest = "sha256:" + String(repeating: "ab", count: 32)
         let outcome = JobOutcomeClassifier.classify(job: buildJob(conditions: [("Complete", nil)]),
                                                     pods: [pod(init: terminated(0, message: digest), report: terminated(0, message: BuildReport.encode(libraries: libraries)))])
-        #expect(outcome == .succeeded(libraries: libraries, truncated: false, digest: digest, completionTime: Date(timeIntervalSince1970: 2000)))
+        #expect(outcome == .succeeded(libraries: libraries, report: .complete, digest: digest, completionTime: Date(timeIntervalSince1970: 2000)))
     }
 
     @Test func aCutReportIsMarkedTruncated() {
         let many = (0..<2000).map { PipLibrary(name: "library-number-\($0)", version: "1.0.\($0)") }
         let outcome = JobOutcomeClassifier.classify(job: buildJob(conditions: [("Complete", nil)]),
                                                     pods: [pod(report: terminated(0, message: BuildReport.encode(libraries: many)))])
-        guard case .succeeded(let libs, let truncated, _, _) = outcome else { Issue.record("not succeeded: \(outcome)"); return }
-        #expect(truncated)
+        guard case .succeeded(let libs, let report, _, _) = outcome else { Issue.record("not succeeded: \(outcome)"); return }
+        #expect(report == .truncated(total: 2000))
         #expect(libs.count < many.count && !libs.isEmpty)
     }
 

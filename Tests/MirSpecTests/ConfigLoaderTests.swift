@@ -78,6 +78,11 @@ struct ConfigLoaderTests {
         ("installation: \"team a\"\n", "mir.yaml:1:15: error: installation \"team a\" contains a space"),
         ("allowEmpty: 1\n", "mir.yaml:1:13: error: expected a boolean (true or false)"),
         ("maxDeletionFraction: 2\n", "mir.yaml:1:22: error: must be between"),
+        // Issue 8, problem 13: NaN is named as such (it used to say "expected a number, found a number").
+        ("builder:\n  simulateDelaySeconds: .nan\n", "mir.yaml:2:25: error: expected a finite number, found NaN: not a finite number"),
+        ("builder:\n  simulateDelaySeconds: -.inf\n", "mir.yaml:2:25: error: expected a finite number, found -infinity: not a finite number"),
+        // Issue 8 §5: build pods need their own ServiceAccount.
+        ("builder:\n  serviceAccountName: default\n", "mir.yaml:2:23: error: serviceAccountName must not be \"default\""),
     ])
     func invalid(_ text: String, _ expected: String) {
         do {
