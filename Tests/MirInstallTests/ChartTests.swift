@@ -12,7 +12,7 @@ struct ChartTests {
     static let builderRole = "arn:aws:iam::111122223333:role/mir-builder"
 
     /// The value sets the chart is rendered with: defaults and the variations operators use.
-    static let valueSets: [(String, [String: Any])] = [
+    static var valueSets: [(String, [String: Any])] { [
         ("defaults", [:]),
         ("irsa", ["serviceAccount": ["annotations": ["eks.amazonaws.com/role-arn": controllerRole]],
                   "builder": ["serviceAccount": ["annotations": ["eks.amazonaws.com/role-arn": builderRole]]]]),
@@ -37,9 +37,9 @@ struct ChartTests {
         ]),
         ("no RBAC", ["rbac": ["create": false, "userRoles": false], "serviceAccount": ["create": false, "name": "existing"],
                      "builder": ["createNamespace": false, "serviceAccount": ["create": false, "name": "pusher"]]]),
-    ]
+    ] }
 
-    static let customConfig: [String: Any] = [
+    static var customConfig: [String: Any] { [
         "config": ["repositoryPrefix": "team-a/", "maxConcurrentBuilds": 8, "forceDeleteRepositories": true,
                    "platformVersion": "2027.01",
                    "baseImages": ["standard": ["packageType": "apt", "pythonVersions": [
@@ -53,7 +53,7 @@ struct ChartTests {
                    "builder": ["activeDeadlineSeconds": 1800, "backoffLimit": 1]],
         "builder": ["namespace": "team-a-builds", "serviceAccount": ["name": "team-a-pusher"],
                     "kanikoImage": "registry.example.com/kaniko/executor:v1.23.2"],
-    ]
+    ] }
 
     @Test("helm lint --strict is clean for Kubernetes 1.29 to 1.32")
     func lintStrict() async throws {
@@ -309,6 +309,77 @@ struct ChartTests {
         try JSONSerialization.data(withJSONObject: [deployment]).write(to: file)
         let results = try #require(try await Install.oracle(["validate", "--versions", "1.32.0", file.path]) as? [[String: Any]])
         #expect(results.first?["result"] as? String == "invalid" && (results.first?["error"] as? String)?.contains("replica") == true, "\(results)")
+    }
+
+    /// Labels Helm adds (and kustomize's `part-of`, which the chart also sets) are not part of the comparison; nor is
+    /// the pod's config checksum (kustomize rolls the Deployment with a hash-suffixed ConfigMap name instead).
+    static let helmOnlyLabels: Set<String> = ["helm.sh/chart", "app.kubernetes.io/managed-by", "app.kubernetes.io/instance", "app.kubernetes.io/version"]
+
+    /// An object with Helm's labels and names taken out, comments' formatting ignored (mir.yaml compared parsed).
+    static func normalized(_ value: Any, path: [String] = []) throws -> Any {
+        if let object = value as? [String: Any] {
+            var result: [String: Any] = [:]
+            for (key, child) in object {
+                let childPath = path + [key]
+                if ["labels", "matchLabels", "selector"].contains(key), let labels = child as? [String: String] {
+                    result[key] = labels.filter { !helmOnlyLabels.contains($0.key) }
+                    continue
+                }
+                if key == "annotations", let annotations = child as? [String: String] {
+                    let kept = annotations.filter { $0.key != "checksum/config" }
+                    if !kept.isEmpty { result[key] = kept }
+                    continue
+                }
+                if key == "mir.yaml", let text = child as? String, childPath.count == 2, childPath[0] == "data" {
+                    result[key] = try Yams.load(yaml: text) as Any
+                    continue
+                }
+                result[key] = try normalized(child, path: childPath)
+            }
+            return result
+        }
+        if let array = value as? [Any] { return try array.map { try normalized($0, path: path) } }
+        if let text = value as? String, text.range(of: #"^mir-config-[a-z0-9]{10}$"#, options: .regularExpression) != nil {
+            return "mir-config"  // kustomize's content-hash suffix
+        }
+        return value
+    }
+
+    static func key(_ object: [String: Any]) -> String {
+        "\(object["kind"] as? String ?? "?") \(Install.namespace(object).map { $0 + "/" } ?? "")\(Install.name(object) ?? "?")"
+    }
+
+    @Test("with default values the chart renders the objects `kubectl kustomize Manifests` does, kind by kind")
+    func chartMatchesManifests() async throws {
+        // The Manifests carry placeholder IRSA role ARNs (set yours in an overlay); the chart's defaults have none, so
+        // the chart is rendered with the same two placeholders, and nothing else.
+        let chart = try await Install.render(Self.valueSets[1].1)
+        let manifests = try await Install.kustomize().filter {
+            // Helm installs crds/ as they are (compared byte for byte above) and creates the release namespace
+            // itself (`helm install --create-namespace`), so neither is a template.
+            !($0["kind"] as? String == "CustomResourceDefinition" || ($0["kind"] as? String == "Namespace" && Install.name($0) == "mir-system"))
+        }
+        let chartObjects = Dictionary(try chart.objects.map { (Self.key($0), try Self.normalized($0)) }, uniquingKeysWith: { a, _ in a })
+        let manifestObjects = Dictionary(try manifests.map { (Self.key(try #require(try Self.normalized($0) as? [String: Any])), try Self.normalized($0)) },
+                                         uniquingKeysWith: { a, _ in a })
+        #expect(Set(chartObjects.keys) == Set(manifestObjects.keys),
+                "only in the chart: \(Set(chartObjects.keys).subtracting(manifestObjects.keys).sorted()); only in Manifests: \(Set(manifestObjects.keys).subtracting(chartObjects.keys).sorted())")
+        #expect(chartObjects.count == 16)
+        for (key, object) in chartObjects.sorted(by: { $0.key < $1.key }) {
+            guard let other = manifestObjects[key] else { continue }
+            #expect(Install.canonical(object) == Install.canonical(other), "\(key) differs:\nchart:     \(Install.canonical(object))\nManifests: \(Install.canonical(other))")
+        }
+    }
+
+    @Test("the comparison notices a difference (its normalisation keeps what matters)")
+    func comparisonHasTeeth() async throws {
+        let chart = try await Install.render(Self.valueSets[1].1.merging(["replicaCount": 3, "config": ["maxConcurrentBuilds": 5]]) { a, _ in a })
+        let manifests = try await Install.kustomize()
+        for (kind, name) in [("Deployment", "mir-controller"), ("ConfigMap", "mir-config")] {
+            let ours = try #require(chart.find(kind, name))
+            let theirs = try #require(manifests.first { $0["kind"] as? String == kind && (Install.name($0) ?? "").hasPrefix(name) })
+            #expect(Install.canonical(try Self.normalized(ours)) != Install.canonical(try Self.normalized(theirs)), "\(kind)")
+        }
     }
 
     @Test("the chart's CRD is Manifests/crd's, byte for byte")

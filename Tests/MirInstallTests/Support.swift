@@ -97,6 +97,18 @@ enum Install {
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// Runs a command to completion, ignoring its output (clean-up in `defer`).
+    static func runAndWait(_ name: String, _ arguments: [String]) {
+        guard let executable = ProcessRunner.which(name) else { return }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return }
+        process.waitUntilExit()
+    }
+
     static func temporaryDirectory(_ label: String) throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("mir-install-\(label)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)

@@ -3,14 +3,14 @@ The controller's rules, kept identical to Manifests/rbac/ (a test compares the r
 */}}
 
 {{- define "mir.controllerClusterRules" -}}
-# Watch ManagedImages (informer: list + watch, get on conflicts) and add/remove its finalizer (update/patch).
+# Watch ManagedImages (informer: list + watch; get before each reconcile) and add/remove mir's finalizer (update).
 - apiGroups: [mir.dev]
   resources: [managedimages]
-  verbs: [get, list, watch, update, patch]
-# Write observed state through the status subresource.
+  verbs: [get, list, watch, update]
+# Write observed state through the status subresource (update; a conflict re-reads the object with get above).
 - apiGroups: [mir.dev]
   resources: [managedimages/status]
-  verbs: [get, update, patch]
+  verbs: [update]
 # Owner references with blockOwnerDeletion on build Jobs and ConfigMaps require update on the owner's finalizers.
 - apiGroups: [mir.dev]
   resources: [managedimages/finalizers]
@@ -38,8 +38,8 @@ The controller's rules, kept identical to Manifests/rbac/ (a test compares the r
   verbs: [create, delete, get, list, watch]
 - apiGroups: [""]
   resources: [configmaps]
-  verbs: [create, delete, get]
+  verbs: [create, delete]
 - apiGroups: [""]
   resources: [pods]
-  verbs: [get, list, watch]
+  verbs: [list]
 {{- end }}
