@@ -111,7 +111,7 @@ import Glibc
         #expect(applied.status == 0, "\(applied.output)")
         let waited = try await kubectl.run("wait", "--for=condition=Ready", "mi/ml-base", "--timeout=180s")
         #expect(waited.status == 0, "\(waited.output)\n--- mir run in the image:\n\(run.stdout)\(String(run.stderr.suffix(3000)))")
-        let phase = try await kubectl.run("get", "mi", "ml-base", "-o", "jsonpath={.status.phase} {.status.currentTag}")
+        let phase = try await kubectl.run("get", "mi", "ml-base", "-o", "jsonpath={.status.phase} {.status.imageTag}")
         #expect(phase.stdout.hasPrefix("Ready py3.11-"), "\(phase.output)")
         // Nothing else reconciles here: the only controller is the one in the image.
         #expect(run.isRunning, "mir run in the image stopped early: \(run.stderr.suffix(2000))")
