@@ -74,6 +74,8 @@ let package = Package(
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]),
+        // Kubernetes RBAC as a pure value: roles, aggregation, bindings, the authorizer's decision, unused grants.
+        .target(name: "KubeRBAC"),
         // Helpers shared by test targets: child processes that never starve the concurrent test process, moto's server.
         .target(name: "MirTestSupport", dependencies: [
             .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
@@ -117,6 +119,11 @@ let package = Package(
             .product(name: "UnixSignals", package: "swift-service-lifecycle"), .product(name: "Logging", package: "swift-log"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio")]),
+        .testTarget(name: "KubeRBACTests", dependencies: ["KubeRBAC"]),
+        // The install: Containerfile/scripts/image, the Helm chart Charts/mir (Helm's engine, kubernetes-validate),
+        // Manifests/, and the controller's RBAC proven end to end against the local control plane.
+        .testTarget(name: "MirInstallTests", dependencies: ["KubeRBAC", "KubeLocal", "MirBuild", "MirLocalRegistry", "MirModel",
+            "MirTestSupport", "Yams"]),
     ],
     swiftLanguageModes: [.v6]
 )

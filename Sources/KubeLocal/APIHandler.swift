@@ -186,7 +186,10 @@ struct APIHandler: APIRequestHandler {
         if let dryRun = request.query["dryRun"], !dryRun.isEmpty, dryRun != "All" {
             throw APIError.badRequest("dryRun: Unsupported value: \"\(dryRun)\": supported values: \"All\"")
         }
-        counter?.record(verb: Self.verb(request, target), resource: info.plural + (target.subresource.map { "/" + $0 } ?? ""))
+        counter?.record(RecordedRequest(verb: Self.verb(request, target), apiGroup: info.group, resource: info.plural,
+                                        subresource: target.subresource, namespace: namespace,
+                                        name: request.method == .POST ? nil : target.name,
+                                        userAgent: request.headers.first(name: "User-Agent") ?? ""))
         let options = WriteOptions(dryRun: request.query["dryRun"] == "All",
                                    fieldValidation: request.query["fieldValidation"].flatMap { $0.isEmpty ? nil : $0 } ?? "Warn",
                                    fieldManager: request.query["fieldManager"], force: request.query["force"] == "true")

@@ -207,7 +207,7 @@ enum ApplyOutput {
 
 struct Version: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print mir's version.")
-    func run() { print("mir \(MirVersion.current)") }
+    func run() { print(BuildInfo.line) }
 }
 
 /// Config, specs, registry and build records for one command.
