@@ -4,7 +4,7 @@ import MirModel
 /// A small subset of CEL, enough for the `x-kubernetes-validations` rules mir's CRD uses:
 /// literals, `self` field selection, `has()`, `size()`, `!`, `&&`, `||`, `? :`, comparisons, `+`/`-`, list literals,
 /// `in`, and the macros `all`, `exists`, `exists_one`, plus the string functions `startsWith`, `endsWith`,
-/// `contains`, `matches`. Anything else fails to parse; such rules are reported as not evaluated (never silently passed).
+/// `contains`, `matches`, and Kubernetes' `lowerAscii`, `replace` (see CELStrings.swift). Anything else fails to parse; such rules are reported as not evaluated (never silently passed).
 struct CELRule {
     indirect enum Expr {
         case literal(JSONValue)
@@ -118,9 +118,13 @@ struct CELRule {
             case ("startsWith", .string(let s)?, 1): return .bool(s.hasPrefix(a[0].stringValue ?? "\u{0}"))
             case ("endsWith", .string(let s)?, 1): return .bool(s.hasSuffix(a[0].stringValue ?? "\u{0}"))
             case ("contains", .string(let s)?, 1): return .bool(s.contains(a[0].stringValue ?? "\u{0}"))
+            case ("lowerAscii", .string(let s)?, 0): return .string(CELStrings.lowerAscii(s))
+            case ("replace", .string(let s)?, 2):
+                guard let old = a[0].stringValue, let new = a[1].stringValue else { break }
+                return .string(CELStrings.replace(s, old, new))
             case ("matches", .string(let s)?, 1):
                 guard let pattern = a[0].stringValue else { break }
-                return .bool(s.range(of: pattern, options: .regularExpression) != nil)
+                return .bool(ECMAPattern.matches(pattern, s))
             default: break
             }
             throw EvalError(message: "found no matching overload for '\(name)'")
@@ -266,7 +270,7 @@ private struct CELParser {
                         try expect(")")
                         e = .macro(name, e, variable, predicate)
                     } else {
-                        guard ["size", "startsWith", "endsWith", "contains", "matches"].contains(name) else {
+                        guard ["size", "startsWith", "endsWith", "contains", "matches", "lowerAscii", "replace"].contains(name) else {
                             throw CELRule.ParseError(message: "unsupported function \(name)")
                         }
                         e = .call(name, e, try parseArguments())
