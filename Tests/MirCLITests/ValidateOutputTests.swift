@@ -1,0 +1,68 @@
+import Foundation
+import Testing
+
+/// `mir validate -o json|github`, `mir crd` and the pre-commit hook, through the real binary.
+@Suite struct ValidateOutputTests {
+    static let corpus = MirRunner.packageRoot.appendingPathComponent("Tests/MirSpecTests/Corpus")
+
+    @Test func jsonReportsEveryDiagnosticWithItsCodeAndPlace() async throws {
+        let r = try await MirRunner.run(["validate", "--config", "config.yaml", "-o", "json", "bad/46-yaml-duplicate-key.yaml", "good"],
+                                        in: Self.corpus)
+        #expect(r.status == 1, "\(r.output)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], "\(r.stdout)")
+        #expect(report["valid"] as? Bool == false)
+        #expect(report["errors"] as? Int == 1)
+        let diagnostics = try #require(report["diagnostics"] as? [[String: Any]])
+        let error = try #require(diagnostics.first { $0["severity"] as? String == "error" })
+        #expect(error["code"] as? String == "duplicateKey")
+        #expect(error["file"] as? String == "bad/46-yaml-duplicate-key.yaml")
+        #expect(error["line"] as? Int == 6 && error["column"] as? Int == 3)
+        let note = try #require((error["notes"] as? [[String: Any]])?.first)
+        #expect(note["line"] as? Int == 5 && note["severity"] as? String == "note")
+        #expect((report["images"] as? [String])?.contains("ml-base") == true)
+        #expect(diagnostics.contains { $0["code"] as? String == "skippedDocument" })
+
+        let valid = try await MirRunner.run(["validate", "--config", "config.yaml", "-o", "json", "good"], in: Self.corpus)
+        #expect(valid.status == 0, "\(valid.output)")
+        let validReport = try #require(try JSONSerialization.jsonObject(with: Data(valid.stdout.utf8)) as? [String: Any])
+        #expect(validReport["valid"] as? Bool == true && validReport["errors"] as? Int == 0)
+    }
+
+    @Test func githubPrintsWorkflowAnnotations() async throws {
+        let r = try await MirRunner.run(["validate", "--config", "config.yaml", "-o", "github", "bad/66-python-unquoted-number.yaml"],
+                                        in: Self.corpus)
+        #expect(r.status == 1)
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(lines == [
+            "::error file=bad/66-python-unquoted-number.yaml,line=9,col=18,title=mir validate%3A notAString::pythonVersion must be a string; unquoted 3.10 is the number 3.1 in YAML, write \"3.10\" (at spec.pythonVersion)",
+        ], "\(r.stdout)")
+        let duplicate = try await MirRunner.run(["validate", "--config", "config.yaml", "-o", "github", "bad/46-yaml-duplicate-key.yaml"],
+                                                in: Self.corpus)
+        let annotations = duplicate.stdout.split(separator: "\n")
+        #expect(annotations.count == 2)
+        #expect(annotations.first?.hasPrefix("::error file=bad/46-yaml-duplicate-key.yaml,line=6,col=3,") == true)
+        #expect(annotations.last?.hasPrefix("::notice file=bad/46-yaml-duplicate-key.yaml,line=5,col=3,") == true)
+    }
+
+    @Test func crdSubcommandPrintsTheCommittedCRD() async throws {
+        let root = MirRunner.packageRoot
+        let r = try await MirRunner.run(["crd"], in: root)
+        #expect(r.status == 0, "\(r.output)")
+        let committed = try String(contentsOf: root.appendingPathComponent("Manifests/crd/mir.dev_managedimages.yaml"), encoding: .utf8)
+        #expect(r.stdout == committed)
+        let check = try await MirRunner.run(["crd", "--check", "-o", "Manifests/crd/mir.dev_managedimages.yaml"], in: root)
+        #expect(check.status == 0, "\(check.output)")
+        let dir = try TempDir()
+        try "stale\n".write(to: dir.url.appendingPathComponent("crd.yaml"), atomically: true, encoding: .utf8)
+        let stale = try await MirRunner.run(["crd", "--check", "-o", "crd.yaml"], in: dir.url)
+        #expect(stale.status == 1)
+        #expect(stale.stderr.contains("is not the generated CRD"))
+    }
+
+    @Test func preCommitHookRunsMirValidate() throws {
+        let text = try String(contentsOf: MirRunner.packageRoot.appendingPathComponent(".pre-commit-hooks.yaml"), encoding: .utf8)
+        #expect(text.contains("id: mir-validate"))
+        #expect(text.contains("entry: mir validate"))
+        #expect(text.contains("language: swift"))
+    }
+}
