@@ -105,6 +105,7 @@ public final class ManagedImageReconciler: Sendable {
             guard let resource = live[current] else {
                 scheduler.withdraw(name)
                 let message = "ManagedImage \(name): base ManagedImage \(current) does not exist (or is being deleted)"
+                logger.warning("ParentMissing: \(message)")
                 await events.record(object, .warning, reason: "ParentMissing", message: message)
                 try await writeParentMissing(name: name, parent: current, generation: generation, message: message)
                 return .done
@@ -118,6 +119,7 @@ public final class ManagedImageReconciler: Sendable {
             if case .managedImage(let parent) = spec.base { cursor = parent } else { cursor = nil }
         }
         if let problem = SpecValidation.problem(of: name, in: chain, config: config) {
+            logger.warning("\(problem.reason): \(problem.message)")
             await events.record(object, .warning, reason: problem.reason, message: problem.message)
             return try await writeInvalid(name: name, generation: generation, reason: problem.reason, message: problem.message)
         }
