@@ -14,6 +14,12 @@ struct CRDTests {
     func committedIsGenerated() throws {
         let text = try String(contentsOf: CRDTests.committed, encoding: .utf8)
         #expect(text == CRDGenerator.yaml(), "the committed CRD differs from `mir crd`; regenerate it")
+        // The Helm chart ships a copy (Charts/mir/crds/); once the chart is in the package it must be the same output.
+        let chart = CRDTests.committed.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Charts/mir/crds/mir.dev_managedimages.yaml")
+        if FileManager.default.fileExists(atPath: chart.path) {
+            #expect(try String(contentsOf: chart, encoding: .utf8) == CRDGenerator.yaml(), "Charts/mir/crds differs from `mir crd`")
+        }
     }
 
     @Test("the generated YAML reads back as the generator's tree (every string survives quoting)")
