@@ -20,3 +20,12 @@ enum CELStrings {
         return s.replacingOccurrences(of: old, with: new, options: .literal)
     }
 }
+
+extension CELStrings {
+    /// `split(separator)`: as Go's `strings.Split` (cel-go's strings extension): an empty separator splits into
+    /// characters, and an empty string gives one empty element.
+    static func split(_ s: String, _ separator: String) -> [String] {
+        if separator.isEmpty { return s.map { String($0) } }
+        return s.components(separatedBy: separator)
+    }
+}
