@@ -59,6 +59,34 @@ import Testing
         #expect(stale.stderr.contains("is not the generated CRD"))
     }
 
+    @Test func admissionSubcommandPrintsTheCommittedPolicyForTheShippedConfig() async throws {
+        let root = MirRunner.packageRoot
+        let r = try await MirRunner.run(["admission", "--config", "Manifests/controller/mir.yaml"], in: root)
+        #expect(r.status == 0, "\(r.output)")
+        let committed = try String(contentsOf: root.appendingPathComponent("Manifests/admission/mir-catalog.yaml"), encoding: .utf8)
+        #expect(r.stdout == committed)
+        let check = try await MirRunner.run(["admission", "--config", "Manifests/controller/mir.yaml", "--check", "-o", "Manifests/admission/mir-catalog.yaml"], in: root)
+        #expect(check.status == 0, "\(check.output)")
+        // The params follow the config: another catalog, external bases allowed.
+        let dir = try TempDir()
+        try """
+            allowExternalBaseImages: true
+            baseImages:
+              slim: {packageType: apt, pythonVersions: {"3.13": "docker.io/library/python:3.13-slim", "3.9": "docker.io/library/python:3.9-slim"}}
+            """.write(to: dir.url.appendingPathComponent("mir.yaml"), atomically: true, encoding: .utf8)
+        let other = try await MirRunner.run(["admission", "--config", "mir.yaml"], in: dir.url)
+        #expect(other.status == 0, "\(other.output)")
+        #expect(other.stdout.contains("  allowExternalBaseImages: 'true'\n  imageTypes: slim\n  pythonVersions.slim: '3.9,3.13'\n"), "\(other.stdout)")
+        let stale = try await MirRunner.run(["admission", "--config", "mir.yaml", "--check", "-o", root.appendingPathComponent("Manifests/admission/mir-catalog.yaml").path], in: dir.url)
+        #expect(stale.status == 1)
+        #expect(stale.stderr.contains("is not the generated admission policy"))
+        // A config that does not load is reported as such.
+        try "allowExternalBaseImages: maybe\n".write(to: dir.url.appendingPathComponent("bad.yaml"), atomically: true, encoding: .utf8)
+        let bad = try await MirRunner.run(["admission", "--config", "bad.yaml"], in: dir.url)
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("bad.yaml:1:"), "\(bad.output)")
+    }
+
     @Test func preCommitHookRunsMirValidate() throws {
         let text = try String(contentsOf: MirRunner.packageRoot.appendingPathComponent(".pre-commit-hooks.yaml"), encoding: .utf8)
         #expect(text.contains("id: mir-validate"))
