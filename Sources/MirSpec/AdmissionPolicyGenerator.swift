@@ -90,6 +90,12 @@ public enum AdmissionPolicyGenerator {
                     ("operations", .flow(["CREATE", "UPDATE"])),
                     ("resources", .flow(["managedimages"])),
                 ])]))])),
+                // An update that leaves the spec alone (finalizers, labels, annotations) is not checked: when the catalog
+                // drops a version, existing images stay deletable and the controller reports them.
+                ("matchConditions", .list([.map([
+                    ("name", "spec-changed"),
+                    ("expression", "request.operation == 'CREATE' || oldObject.spec != object.spec"),
+                ])])),
                 ("validations", .list(validations.map { v in
                     YValue.map([("expression", .string(v.expression)), (v.messageKey, .string(v.message)), ("reason", "Invalid")])
                 })),

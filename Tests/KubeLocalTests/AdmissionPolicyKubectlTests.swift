@@ -51,7 +51,6 @@ import Testing
         // Before the policy: the catalog is not checked at admission.
         let before = try await apply(kubectl, dir, "before", Self.spec("early", "imageType: alpine"))
         #expect(before.status == 0, "\(before.output)")
-        _ = try await kubectl.run("delete", "managedimage", "early")
 
         let namespace = try await kubectl.run("apply", "-f", crdManifestURL.deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("namespace.yaml").path)
@@ -80,6 +79,14 @@ import Testing
             let get = try await kubectl.run("get", "managedimage", name)
             #expect(get.status != 0, "\(name) was stored")
         }
+        // An image admitted before the policy: updates that leave its spec alone pass (labels, finalizers), so it
+        // stays deletable; a spec change is checked.
+        let labelled = try await kubectl.run("label", "managedimage", "early", "team=ml")
+        #expect(labelled.status == 0, "\(labelled.output)")
+        let respec = try await kubectl.run("patch", "managedimage", "early", "--type=merge", "-p", #"{"spec":{"pythonVersion":"3.11"}}"#)
+        #expect(respec.status != 0 && respec.output.contains("unknown imageType \"alpine\""), "\(respec.output)")
+        let deleted = try await kubectl.run("delete", "managedimage", "early")
+        #expect(deleted.status == 0, "\(deleted.output)")
         // Valid specs are admitted: a catalog image and a child.
         let valid = try await apply(kubectl, dir, "valid", Self.spec("valid", "imageType: ubi", python: "\"3.11\"") + "\n---\n"
                                     + Self.spec("child", "managedImage: valid", python: nil))
