@@ -77,7 +77,7 @@ struct CRDTests {
     static let grammars: [Grammar] = [
         Grammar(field: "spec.base.managedImage", tokens: nameTokens, grammar: { SpecGrammar.isDNS1123Label($0) }),
         Grammar(field: "spec.base.imageType", tokens: nameTokens, grammar: { SpecGrammar.isDNS1123Label($0) }),
-        Grammar(field: "spec.pythonVersion", tokens: ["3", "1", "0", "00", "10", "12345", ".", "..", "a", " ", "\n", "-"],
+        Grammar(field: "spec.pythonVersion", tokens: ["3", "3.", "3.12", "3.9", "1", "0", "00", "10", "12345", ".", "..", "a", " ", "\n", "-"],
                 grammar: { SpecGrammar.isPythonVersion($0) }),
         Grammar(field: "spec.pipRequirements[].name", tokens: nameTokens, grammar: { SpecGrammar.isPipProjectName($0) }),
         Grammar(field: "spec.pipRequirements[].versionSpecifier",
