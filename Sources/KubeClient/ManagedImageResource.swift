@@ -53,6 +53,8 @@ public struct ManagedImageStatus: Sendable, Hashable, Codable {
     public var imageTag: String?
     public var imageDigest: String?
     public var platformVersion: String?
+    /// The Python version the image uses: its own, or (for a child) the one inherited from its parents.
+    public var pythonVersion: String?
     public var pipLibraries: [PipLibrary]?
     public var childImages: [String]?
     public var build: BuildStatus?

@@ -4,7 +4,7 @@ import MirModel
 /// A small subset of CEL, enough for the `x-kubernetes-validations` rules mir's CRD uses:
 /// literals, `self` field selection, `has()`, `size()`, `!`, `&&`, `||`, `? :`, comparisons, `+`/`-`, list literals,
 /// `in`, and the macros `all`, `exists`, `exists_one`, plus the string functions `startsWith`, `endsWith`,
-/// `contains`, `matches`. Anything else fails to parse; such rules are reported as not evaluated (never silently passed).
+/// `contains`, `matches`, and Kubernetes' `lowerAscii`, `replace`, `split`, `join` (see CELStrings.swift). Anything else fails to parse; such rules are reported as not evaluated (never silently passed).
 struct CELRule {
     indirect enum Expr {
         case literal(JSONValue)
@@ -38,6 +38,10 @@ struct CELRule {
         guard case .bool(let b) = try eval(expression, env) else { throw EvalError(message: "rule did not evaluate to a bool") }
         return b
     }
+
+    /// The expression's value with these variables bound (`object`, `oldObject`, `params`, `variables`, … for
+    /// admission policies; see ValidatingAdmissionPolicy.swift).
+    func value(in env: [String: JSONValue]) throws -> JSONValue { try eval(expression, env) }
 
     /// Whether the rule mentions `oldSelf` (a transition rule, evaluated only on update).
     var isTransitionRule: Bool { mentions("oldSelf", expression) }
@@ -118,9 +122,20 @@ struct CELRule {
             case ("startsWith", .string(let s)?, 1): return .bool(s.hasPrefix(a[0].stringValue ?? "\u{0}"))
             case ("endsWith", .string(let s)?, 1): return .bool(s.hasSuffix(a[0].stringValue ?? "\u{0}"))
             case ("contains", .string(let s)?, 1): return .bool(s.contains(a[0].stringValue ?? "\u{0}"))
+            case ("lowerAscii", .string(let s)?, 0): return .string(CELStrings.lowerAscii(s))
+            case ("replace", .string(let s)?, 2):
+                guard let old = a[0].stringValue, let new = a[1].stringValue else { break }
+                return .string(CELStrings.replace(s, old, new))
             case ("matches", .string(let s)?, 1):
                 guard let pattern = a[0].stringValue else { break }
-                return .bool(s.range(of: pattern, options: .regularExpression) != nil)
+                return .bool(ECMAPattern.matches(pattern, s))
+            case ("split", .string(let s)?, 1):
+                guard let separator = a[0].stringValue else { break }
+                return .array(CELStrings.split(s, separator).map { .string($0) })
+            case ("join", .array(let items)?, 0), ("join", .array(let items)?, 1):
+                let parts = items.compactMap(\.stringValue)
+                guard parts.count == items.count else { break }
+                return .string(parts.joined(separator: a.first?.stringValue ?? ""))
             default: break
             }
             throw EvalError(message: "found no matching overload for '\(name)'")
@@ -266,7 +281,7 @@ private struct CELParser {
                         try expect(")")
                         e = .macro(name, e, variable, predicate)
                     } else {
-                        guard ["size", "startsWith", "endsWith", "contains", "matches"].contains(name) else {
+                        guard ["size", "startsWith", "endsWith", "contains", "matches", "lowerAscii", "replace", "split", "join"].contains(name) else {
                             throw CELRule.ParseError(message: "unsupported function \(name)")
                         }
                         e = .call(name, e, try parseArguments())

@@ -392,6 +392,8 @@ actor ClusterState {
         if info.hasStatus { object.set(["status"], nil) }
         var warnings: [String] = []
         if info.isCustom { object = try validateCustom(info, object, old: nil, options: options, warnings: &warnings) }
+        warnings += try runAdmissionPolicies(AdmissionAttributes(info: info, operation: "CREATE", name: name,
+            namespace: object["metadata"]?["namespace"]?.stringValue, object: object))
         if info.key == BuiltinResources.crds.key { object = try prepareCRD(object) }
         if info.key == BuiltinResources.namespaces.key { object.set(["status"], .object(["phase": .string("Active")])) }
         if info.key == BuiltinResources.jobs.key { object = Self.defaultJob(object) }
@@ -586,6 +588,8 @@ actor ClusterState {
         if info.key == BuiltinResources.secrets.key && subresource == nil { object = try Self.mergeStringData(object) }
         var warnings: [String] = []
         if info.isCustom { object = try validateCustom(info, object, old: existing, options: options, warnings: &warnings) }
+        warnings += try runAdmissionPolicies(AdmissionAttributes(info: info, subresource: subresource, operation: "UPDATE", name: name,
+            namespace: existing["metadata"]?["namespace"]?.stringValue, object: object, oldObject: existing))
         if existing["metadata"]?["deletionTimestamp"] != nil {
             let old = Set(existing["metadata"]?["finalizers"]?.arrayValue?.compactMap(\.stringValue) ?? [])
             let new = object["metadata"]?["finalizers"]?.arrayValue?.compactMap(\.stringValue) ?? []

@@ -82,7 +82,8 @@ enum BuiltinResources {
         namespaced: false, shortNames: ["crd", "crds"], categories: ["api-extensions"], hasStatus: true,
         printerColumns: [PrinterColumn(name: "Created At", type: "date", format: "", description: "", priority: 0, jsonPath: ".metadata.creationTimestamp")])
 
-    static let all: [ResourceInfo] = [namespaces, pods, events, configMaps, secrets, serviceAccounts, jobs, leases, crds]
+    static let all: [ResourceInfo] = [namespaces, pods, events, configMaps, secrets, serviceAccounts, jobs, leases, crds,
+                                       validatingAdmissionPolicies, validatingAdmissionPolicyBindings]
 }
 
 /// Everything the server currently serves, by group version and plural.

@@ -32,7 +32,12 @@ struct SchemaValidator {
         for key in schema["required"]?.arrayValue?.compactMap(\.stringValue) ?? [] where root[key] == nil {
             outcome.causes.append(.required(key))
         }
-        outcome.object = .object(root)
+        let whole = JSONValue.object(root)
+        outcome.object = whole
+        // Rules at the root see the whole object, `metadata.name` included.
+        for rule in schema["x-kubernetes-validations"]?.arrayValue ?? [] {
+            evaluate(rule, on: whole, old: old, path: "", outcome: &outcome)
+        }
         return outcome
     }
 
@@ -114,7 +119,7 @@ struct SchemaValidator {
             if let min = schema["minLength"]?.intValue, s.count < min {
                 outcome.causes.append(.invalidValue(path, value, "\(path) in body should be at least \(min) chars long"))
             }
-            if let pattern = schema["pattern"]?.stringValue, s.range(of: pattern, options: .regularExpression) == nil {
+            if let pattern = schema["pattern"]?.stringValue, !ECMAPattern.matches(pattern, s) {
                 outcome.causes.append(.invalidValue(path, value, "\(path) in body should match '\(pattern)'"))
             }
         case .number(let n):
@@ -150,7 +155,8 @@ struct SchemaValidator {
             return
         }
         if parsed.isTransitionRule && old == nil { return }
-        let field = path + (rule["fieldPath"]?.stringValue ?? "")
+        var field = path + (rule["fieldPath"]?.stringValue ?? "")
+        if path.isEmpty, field.hasPrefix(".") { field.removeFirst() }
         let message = rule["message"]?.stringValue ?? "failed rule: \(source)"
         do {
             if try parsed.evaluate(self: value, oldSelf: old) { return }

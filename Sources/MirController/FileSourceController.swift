@@ -65,7 +65,8 @@ public final class FileSourceController: Service, Sendable {
         let started = ContinuousClock.now
         let loaded = SpecLoader.load(paths: paths, config: config)
         for d in loaded.diagnostics where d.severity == .error { logger.error("\(d.description)") }
-        let valid = loaded.images.filter { image in !loaded.errors.contains { $0.message.contains("\"\(image.name)\"") } }
+        let invalid = Set(loaded.errors.compactMap(\.image))
+        let valid = loaded.images.filter { !invalid.contains($0.name) }
         let resolved = try DesiredStateResolver.resolve(valid, config: config)
         let desired = DesiredState(images: resolved, isComplete: loaded.isComplete, repositoryPrefix: config.repositoryPrefix,
                                    platformVersion: config.platformVersion, ownership: .files(config))

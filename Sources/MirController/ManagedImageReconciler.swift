@@ -104,7 +104,10 @@ public final class ManagedImageReconciler: Sendable {
             seen.insert(current)
             guard let resource = live[current] else {
                 scheduler.withdraw(name)
-                try await writeParentMissing(name: name, parent: current, generation: generation)
+                let message = "ManagedImage \(name): base ManagedImage \(current) does not exist (or is being deleted)"
+                logger.warning("ParentMissing: \(message)")
+                await events.record(object, .warning, reason: "ParentMissing", message: message)
+                try await writeParentMissing(name: name, parent: current, generation: generation, message: message)
                 return .done
             }
             let spec: ManagedImageSpec
@@ -115,9 +118,10 @@ public final class ManagedImageReconciler: Sendable {
             chain.insert(ManagedImage(name: current, spec: spec), at: 0)
             if case .managedImage(let parent) = spec.base { cursor = parent } else { cursor = nil }
         }
-        let diagnostics = SpecValidation.errors(chain, config: config)
-        if let first = diagnostics.first {
-            return try await writeInvalid(name: name, generation: generation, reason: "InvalidSpec", message: first)
+        if let problem = SpecValidation.problem(of: name, in: chain, config: config) {
+            logger.warning("\(problem.reason): \(problem.message)")
+            await events.record(object, .warning, reason: problem.reason, message: problem.message)
+            return try await writeInvalid(name: name, generation: generation, reason: problem.reason, message: problem.message)
         }
         let resolved: [ResolvedImage]
         do { resolved = try DesiredStateResolver.resolve(chain, config: config) } catch {
@@ -420,6 +424,7 @@ public final class ManagedImageReconciler: Sendable {
             status.imageTag = final.currentTag
             status.imageDigest = final.currentTag == nil ? nil : (finalDigest ?? (status.imageTag == final.currentTag ? status.imageDigest : nil))
             status.platformVersion = final.platformVersion
+            status.pythonVersion = image.pythonVersion
             status.pipLibraries = final.currentTag == nil || reportUnreadable ? nil : final.pipLibraries
             status.childImages = children
             status.build = buildStatus
@@ -438,12 +443,16 @@ public final class ManagedImageReconciler: Sendable {
         }
     }
 
-    func writeParentMissing(name: String, parent: String, generation: Int?) async throws {
+    func writeParentMissing(name: String, parent: String, generation: Int?, message: String) async throws {
         try await statusWriter.update(name) { status, meta in
             status.observedGeneration = meta.generation
             status.conditions = Conditions.set(Condition(type: ConditionType.parentMissing, status: "True", observedGeneration: meta.generation,
                                                          lastTransitionTime: Date(), reason: "ParentNotFound",
                                                          message: "base ManagedImage \(parent) does not exist (or is being deleted)"),
+                                               in: status.conditions ?? [])
+            // Ready=False with the reason, so that `kubectl get` shows it in the REASON column.
+            status.conditions = Conditions.set(Condition(type: ConditionType.ready, status: "False", observedGeneration: meta.generation,
+                                                         lastTransitionTime: Date(), reason: "ParentMissing", message: message),
                                                in: status.conditions ?? [])
             if status.imageTag == nil { status.phase = ImagePhase.failed.rawValue }
         }

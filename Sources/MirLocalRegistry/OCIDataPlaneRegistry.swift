@@ -35,8 +35,8 @@ public final class OCIDataPlaneRegistry: ImageRegistry {
         return Page(items: page.items.map(withURI), nextToken: page.nextToken)
     }
 
-    public func createRepository(name: String, tags: [ResourceTag]) async throws -> RepositoryDescription {
-        withURI(try await control.createRepository(name: name, tags: tags))
+    public func createRepository(name: String, tags: [ResourceTag], imageTagMutability: ImageTagMutability) async throws -> RepositoryDescription {
+        withURI(try await control.createRepository(name: name, tags: tags, imageTagMutability: imageTagMutability))
     }
 
     public func deleteRepository(name: String, force: Bool) async throws -> RepositoryDescription {

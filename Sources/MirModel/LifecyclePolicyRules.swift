@@ -20,12 +20,12 @@ public enum LifecyclePolicyRules {
         "tagStatus", "tagPatternList", "tagPrefixList", "storageClass", "countType", "countUnit", "countNumber",
     ]
     static let actionKeys: Set<String> = ["type", "targetStorageClass"]
-    static let tagStatuses = ["tagged", "untagged", "any"]
-    static let countTypes = ["imageCountMoreThan", "sinceImagePushed", "sinceImagePulled", "sinceImageTransitioned"]
-    static let storageClasses = ["standard", "archive"]
-    static let actionTypes = ["expire", "transition"]
+    public static let tagStatuses = ["tagged", "untagged", "any"]
+    public static let countTypes = ["imageCountMoreThan", "sinceImagePushed", "sinceImagePulled", "sinceImageTransitioned"]
+    public static let storageClasses = ["standard", "archive"]
+    public static let actionTypes = ["expire", "transition"]
     /// JSON integers ECR reads into a Java `int`.
-    static let maxInteger = 2_147_483_647
+    public static let maxInteger = 2_147_483_647
 
     /// Every rule the document breaks, as messages naming the offending field path relative to the
     /// document root (e.g. `rules[1].selection.countNumber`). Empty when the document is valid.

@@ -12,6 +12,10 @@ public enum SpecGrammar {
     public static let maxTokenLength = 128
     /// Longest version specifier set accepted.
     public static let maxSpecifierLength = 512
+    /// Most pip requirements in one spec (the CRD's duplicate check compares every pair; this bounds its cost).
+    public static let maxPipRequirements = 100
+    /// Most OS package requirements in one spec.
+    public static let maxPackageRequirements = 500
 
     // MARK: - Characters
 
@@ -265,9 +269,6 @@ public enum SpecGrammar {
         }
         let version = String(clause.dropFirst(op.rawValue.count))
         if version.isEmpty { return problem("\(quoted(clause)) has no version after \(op.rawValue)") }
-        if version.unicodeScalars.count > maxTokenLength {
-            return problem("\(quoted(version)) is longer than \(maxTokenLength) characters")
-        }
         let result = Result<VersionClause, GrammarProblem>.success(VersionClause(op: op, version: version))
         if op == .arbitrary {
             let s = Array(version.unicodeScalars)
@@ -569,4 +570,58 @@ public enum PEP440 {
             return true
         }
     }
+}
+
+// MARK: - The grammars as regular expressions
+
+/// The same grammars as regular expressions, for the CRD (`mir crd`): the API server checks the patterns and
+/// `mir validate` checks the functions above, and a property test (MirSpecTests' `GrammarPatternTests`) draws
+/// strings and checks both accept exactly the same ones. The patterns use only what ECMA-262, RE2 (the API
+/// server's engine) and ICU agree on: no lookaround, no backreferences, no flags, ASCII classes.
+public enum SpecPatterns {
+    /// A DNS-1123 label (with a length bound of `maxDNSLabelLength`, checked separately): a ManagedImage name.
+    public static let dns1123Label = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+    public static let maxDNSLabelLength = 63
+
+    /// "X.Y", digits without leading zeros, at most four digits each.
+    public static let pythonVersion = "^(0|[1-9][0-9]{0,3})[.](0|[1-9][0-9]{0,3})$"
+
+    /// A PEP 508 project name (at most `SpecGrammar.maxTokenLength` characters, checked separately).
+    public static let pipName = "^([A-Za-z0-9]|[A-Za-z0-9][-A-Za-z0-9._]*[A-Za-z0-9])$"
+
+    /// An rpm package name (and the name of a package of unknown type): no trailing '-'.
+    public static let packageName = "^[A-Za-z0-9]([-A-Za-z0-9._+]*[A-Za-z0-9._+])?$"
+    /// An apt package name: lowercase, at least two characters, no trailing '-'.
+    public static let aptPackageName = "^[a-z0-9]([-a-z0-9+.]*[a-z0-9+.])$"
+    /// An OS package version (rpm or unknown type); apt versions also have no '_'.
+    public static let packageVersion = "^[0-9][-A-Za-z0-9.+~:_]*$"
+    public static let aptPackageVersion = "^[0-9][-A-Za-z0-9.+~:]*$"
+
+
+    /// Case-insensitive spelling of a word with ASCII classes: `rc` → `[Rr][Cc]`.
+    static func anyCase(_ word: String) -> String {
+        word.map { c in c.isLetter ? "[\(c.uppercased())\(c.lowercased())]" : String(c) }.joined()
+    }
+
+    static let separator = "[-_.]"
+    static let pre = "(\(separator)?(\(["alpha", "beta", "preview", "pre", "rc", "a", "b", "c"].map(anyCase).joined(separator: "|")))(\(separator)?[0-9]+)?)?"
+    static let post = "(-[0-9]+|\(separator)?(\(["post", "rev", "r"].map(anyCase).joined(separator: "|")))(\(separator)?[0-9]+)?)?"
+    static let dev = "(\(separator)?\(anyCase("dev"))(\(separator)?[0-9]+)?)?"
+    static let local = "([+][A-Za-z0-9]+([-_.][A-Za-z0-9]+)*)?"
+    static let epochAndRelease = "([0-9]+!)?[0-9]+([.][0-9]+)*"
+
+    /// A PEP 440 version as `PEP440.parse` reads it, optionally a `.*` wildcard right after the release.
+    static let versionOrWildcard = "[Vv]?\(epochAndRelease)([.][*]|\(pre)\(post)\(dev)\(local))"
+    /// No wildcard, no local label (ordered comparisons).
+    static let orderedVersion = "[Vv]?\(epochAndRelease)\(pre)\(post)\(dev)"
+    /// `~=`: also at least two release segments.
+    static let compatibleVersion = "[Vv]?([0-9]+!)?[0-9]+([.][0-9]+)+\(pre)\(post)\(dev)"
+    /// `===`: letters, digits and `._+!-`, starting and ending with a letter or digit.
+    static let arbitraryVersion = "[A-Za-z0-9]([-A-Za-z0-9._+!]*[A-Za-z0-9])?"
+    /// A bare version (the whole specifier, meaning `==`): starts with a digit, no wildcard.
+    static let bareVersion = "\(epochAndRelease)\(pre)\(post)\(dev)\(local)"
+    static let clause = "(===\(arbitraryVersion)|(==|!=)\(versionOrWildcard)|(<=|>=|<|>)\(orderedVersion)|~=\(compatibleVersion))"
+
+    /// A PEP 440 specifier set, or a bare version (at most `SpecGrammar.maxSpecifierLength` characters).
+    public static let versionSpecifier = "^(\(bareVersion)|\(clause)(,\(clause))*)$"
 }

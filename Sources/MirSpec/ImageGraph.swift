@@ -28,7 +28,7 @@ enum ImageGraph {
             if let first = firstByName[name] {
                 let whereFirst = parsed[first].location(of: "metadata.name").map { " (first declared at \($0))" } ?? ""
                 parsed[index].sink.error("duplicate ManagedImage name \(SpecGrammar.quoted(name))\(whereFirst)",
-                                         at: parsed[index].nameNode, field: "metadata.name")
+                                         at: parsed[index].nameNode, field: "metadata.name", code: .duplicateName)
                 parsed[index].image = nil
             } else {
                 firstByName[name] = index
@@ -51,9 +51,9 @@ enum ImageGraph {
         let config: MirConfig
         var state: [String: Resolution] = [:]
 
-        func error(_ index: Int, _ message: String, field: String) {
+        func error(_ index: Int, _ message: String, field: String, code: Diagnostic.Code) {
             let image = parsed[index]
-            image.sink.appendError(message, at: image.location(of: field), field: field)
+            image.sink.appendError(message, at: image.location(of: field), field: field, code: code)
         }
 
         mutating func resolve(_ name: String, path: [String]) -> Resolution {
@@ -64,7 +64,8 @@ enum ImageGraph {
                 for (offset, member) in cycle.enumerated() {
                     let rotated = Array(cycle[offset...]) + Array(cycle[..<offset]) + [member]
                     if let memberIndex = validIndex[member] {
-                        error(memberIndex, "cycle: " + rotated.joined(separator: " → "), field: "spec.base.managedImage")
+                        error(memberIndex, "ManagedImage \(member) is in the cycle " + rotated.joined(separator: " → "),
+                              field: "spec.base.managedImage", code: .cycle)
                     }
                     state[member] = .invalid
                 }
@@ -87,10 +88,10 @@ enum ImageGraph {
                 switch parentResolution {
                 case .invalid:
                     if !declared.contains(parent) {
-                        error(index, "parent ManagedImage \(SpecGrammar.quoted(parent)) does not exist", field: "spec.base.managedImage")
+                        error(index, "parent ManagedImage \(SpecGrammar.quoted(parent)) does not exist", field: "spec.base.managedImage", code: .parentMissing)
                     } else {
                         error(index, "parent ManagedImage \(SpecGrammar.quoted(parent)) is invalid (see its errors), so this image cannot be built",
-                              field: "spec.base.managedImage")
+                              field: "spec.base.managedImage", code: .parentInvalid)
                     }
                     result = .invalid
                 case .valid(let inherited):
@@ -105,21 +106,21 @@ enum ImageGraph {
             var ok = true
             if let own = spec.pythonVersion, own != inherited.pythonVersion {
                 error(index, "pythonVersion \(SpecGrammar.quoted(own)) differs from \(SpecGrammar.quoted(inherited.pythonVersion)), the Python version of parent \(SpecGrammar.quoted(parent)) (children inherit it; omit pythonVersion)",
-                      field: "spec.pythonVersion")
+                      field: "spec.pythonVersion", code: .inheritedMismatch)
                 ok = false
             }
             for (offset, requirement) in spec.packageRequirements.enumerated() where requirement.type == nil {
                 let path = "spec.packageRequirements".at(offset)
                 if inherited.rootIsExternal {
                     error(index, "package requirement \(SpecGrammar.quoted(requirement.name)) needs a type (rpm or apt): the root of this image's parents has an external base",
-                          field: path.dot("type"))
+                          field: path.dot("type"), code: .inheritedMismatch)
                     ok = false
                 } else if let problem = SpecGrammar.packageNameProblem(requirement.name, type: inherited.packageType) {
-                    error(index, problem, field: path.dot("name"))
+                    error(index, problem, field: path.dot("name"), code: .inheritedMismatch)
                     ok = false
                 } else if let version = requirement.versionSpecifier,
                           let problem = SpecGrammar.packageVersionProblem(version, type: inherited.packageType) {
-                    error(index, problem, field: path.dot("versionSpecifier"))
+                    error(index, problem, field: path.dot("versionSpecifier"), code: .inheritedMismatch)
                     ok = false
                 }
             }
@@ -130,7 +131,7 @@ enum ImageGraph {
 
 extension DocumentSink {
     /// An error at an already known location (checks made after reading).
-    func appendError(_ message: String, at location: SourceLocation?, field: String) {
-        appendDiagnostic(Diagnostic(.error, at: location, message, field: field))
+    func appendError(_ message: String, at location: SourceLocation?, field: String, code: Diagnostic.Code) {
+        appendDiagnostic(Diagnostic(.error, at: location, message, field: field, code: code))
     }
 }

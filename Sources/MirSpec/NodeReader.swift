@@ -23,16 +23,21 @@ final class DocumentSink {
         if locations[path] == nil, let location = location(of: node) { locations[path] = location }
     }
 
-    func error(_ message: String, at node: Node?, field path: String) {
-        diagnostics.append(Diagnostic(.error, at: location(of: node), message, field: path.isEmpty ? nil : path))
+    func error(_ message: String, at node: Node?, field path: String, code: Diagnostic.Code = .invalidValue) {
+        diagnostics.append(Diagnostic(.error, at: location(of: node), message, field: path.isEmpty ? nil : path, code: code))
     }
 
     func appendDiagnostic(_ diagnostic: Diagnostic) {
         diagnostics.append(diagnostic)
     }
 
-    func note(_ message: String, at node: Node?) {
-        diagnostics.append(Diagnostic(.note, at: location(of: node), message))
+    func note(_ message: String, at node: Node?, code: Diagnostic.Code = .skippedDocument) {
+        diagnostics.append(Diagnostic(.note, at: location(of: node), message, code: code))
+    }
+
+    /// Marks every diagnostic of this document as concerning the ManagedImage `name`.
+    func attribute(to name: String) {
+        for index in diagnostics.indices where diagnostics[index].image == nil { diagnostics[index].image = name }
     }
 }
 
@@ -120,6 +125,15 @@ struct Entry {
 /// reported to the sink with the node's position and field path.
 struct NodeReader {
     let sink: DocumentSink
+    /// When true, string fields take only what the Kubernetes API takes as a string: a plain scalar that
+    /// YAML (1.2 core, or 1.1 as kubectl reads it) resolves to a number, a boolean or null is an error.
+    /// ManagedImage documents are read this way; mir's own config is not an API object and is not.
+    var apiTypes: Bool = false
+
+    init(sink: DocumentSink, apiTypes: Bool = false) {
+        self.sink = sink
+        self.apiTypes = apiTypes
+    }
 
     static func kindDescription(of node: Node) -> String {
         switch node {
@@ -141,22 +155,22 @@ struct NodeReader {
     func entries(_ node: Node, at path: String, allowed: [String], special: [String: String] = [:]) -> [String: Entry]? {
         sink.record(path, node)
         guard case .mapping(let mapping) = node else {
-            sink.error("expected a mapping, found \(NodeReader.kindDescription(of: node))", at: node, field: path)
+            sink.error("expected a mapping, found \(NodeReader.kindDescription(of: node))", at: node, field: path, code: .wrongType)
             return nil
         }
         var result: [String: Entry] = [:]
         for (keyNode, value) in mapping {
             guard case .scalar(let keyScalar) = keyNode else {
-                sink.error("mapping keys must be strings, found \(NodeReader.kindDescription(of: keyNode))", at: keyNode, field: path)
+                sink.error("mapping keys must be strings, found \(NodeReader.kindDescription(of: keyNode))", at: keyNode, field: path, code: .wrongType)
                 continue
             }
             let key = keyScalar.string
             let fieldPath = path.dot(key)
             guard allowed.contains(key) else {
                 if let message = special[key] {
-                    sink.error(message, at: keyNode, field: fieldPath)
+                    sink.error(message, at: keyNode, field: fieldPath, code: .unknownField)
                 } else {
-                    sink.error(NodeReader.unknownFieldMessage(key, allowed: allowed, in: path), at: keyNode, field: fieldPath)
+                    sink.error(NodeReader.unknownFieldMessage(key, allowed: allowed, in: path), at: keyNode, field: fieldPath, code: .unknownField)
                 }
                 continue
             }
@@ -198,28 +212,55 @@ struct NodeReader {
 
     func string(_ node: Node, at path: String) -> String? {
         if case .scalar(let scalar) = node {
-            switch ScalarValue(scalar) {
+            let value = ScalarValue(scalar)
+            if apiTypes, let apiValue = APIScalar.nonString(scalar, value) {
+                sink.error(NodeReader.notAStringMessage(field: path, text: scalar.string, as: apiValue),
+                           at: node, field: path, code: .notAString)
+                return nil
+            }
+            switch value {
             case .string(let s): return s
             case .int(_, let text), .float(_, let text): return text
-            case .bool: sink.error("expected a string, found a boolean (quote it if you mean the text)", at: node, field: path)
-            case .null: sink.error("expected a string, found null", at: node, field: path)
-            case .unsupportedTag(let tag): sink.error("unsupported YAML tag \(SpecGrammar.quoted(tag))", at: node, field: path)
+            case .bool: sink.error("expected a string, found a boolean (quote it if you mean the text)", at: node, field: path, code: .wrongType)
+            case .null: sink.error("expected a string, found null", at: node, field: path, code: .wrongType)
+            case .unsupportedTag(let tag): sink.error("unsupported YAML tag \(SpecGrammar.quoted(tag))", at: node, field: path, code: .unsupportedYAML)
             }
             return nil
         }
-        sink.error("expected a string, found \(NodeReader.kindDescription(of: node))", at: node, field: path)
+        sink.error("expected a string, found \(NodeReader.kindDescription(of: node))", at: node, field: path, code: .wrongType)
         return nil
+    }
+
+    /// `pythonVersion must be a string; unquoted 3.10 is the number 3.1 in YAML, write "3.10"`.
+    static func notAStringMessage(field path: String, text: String, as value: APIScalar) -> String {
+        let field = NodeReader.fieldName(path)
+        let subject = field.isEmpty ? "the value" : field
+        switch value {
+        case .null:
+            return "\(subject) must be a string, found null"
+        case .number(let shown):
+            return "\(subject) must be a string; unquoted \(text) is the number \(shown) in YAML, write \(SpecGrammar.quoted(text))"
+        case .bool(let b, let yaml11):
+            let version = yaml11 ? " 1.1 (as kubectl reads it)" : ""
+            return "\(subject) must be a string; unquoted \(text) is the boolean \(b) in YAML\(version), write \(SpecGrammar.quoted(text))"
+        }
+    }
+
+    /// The last key of a field path: `spec.pipRequirements[0].name` → `name`.
+    static func fieldName(_ path: String) -> String {
+        for component in pathComponents(path).reversed() { if case .key(let key) = component { return key } }
+        return ""
     }
 
     func bool(_ entry: Entry) -> Bool? {
         if case .scalar(let scalar) = entry.value, case .bool(let b) = ScalarValue(scalar) { return b }
-        sink.error("expected a boolean (true or false), found \(NodeReader.kindDescription(of: entry.value))", at: entry.value, field: entry.path)
+        sink.error("expected a boolean (true or false), found \(NodeReader.kindDescription(of: entry.value))", at: entry.value, field: entry.path, code: .wrongType)
         return nil
     }
 
     func int(_ entry: Entry, range: ClosedRange<Int>) -> Int? {
         guard case .scalar(let scalar) = entry.value, case .int(let n, _) = ScalarValue(scalar) else {
-            sink.error("expected an integer, found \(NodeReader.kindDescription(of: entry.value))", at: entry.value, field: entry.path)
+            sink.error("expected an integer, found \(NodeReader.kindDescription(of: entry.value))", at: entry.value, field: entry.path, code: .wrongType)
             return nil
         }
         guard range.contains(n) else {
@@ -239,12 +280,12 @@ struct NodeReader {
             }
         }
         guard let value else {
-            sink.error("expected a number, found \(NodeReader.kindDescription(of: entry.value))", at: entry.value, field: entry.path)
+            sink.error("expected a number, found \(NodeReader.kindDescription(of: entry.value))", at: entry.value, field: entry.path, code: .wrongType)
             return nil
         }
         guard value.isFinite else {
             let written = value.isNaN ? "NaN" : (value < 0 ? "-infinity" : "infinity")
-            sink.error("expected a finite number, found \(written): not a finite number", at: entry.value, field: entry.path)
+            sink.error("expected a finite number, found \(written): not a finite number", at: entry.value, field: entry.path, code: .wrongType)
             return nil
         }
         guard range.contains(value) else {
@@ -258,7 +299,7 @@ struct NodeReader {
     func list(_ entry: Entry) -> [(node: Node, path: String)]? {
         if NodeReader.isNull(entry.value) { return [] }
         guard case .sequence(let sequence) = entry.value else {
-            sink.error("expected a list, found \(NodeReader.kindDescription(of: entry.value))", at: entry.value, field: entry.path)
+            sink.error("expected a list, found \(NodeReader.kindDescription(of: entry.value))", at: entry.value, field: entry.path, code: .wrongType)
             return nil
         }
         return sequence.enumerated().map { index, node in
@@ -272,7 +313,7 @@ struct NodeReader {
     func stringMap(_ entry: Entry) -> [String: String]? {
         if NodeReader.isNull(entry.value) { return [:] }
         guard case .mapping(let mapping) = entry.value else {
-            sink.error("expected a mapping of strings, found \(NodeReader.kindDescription(of: entry.value))", at: entry.value, field: entry.path)
+            sink.error("expected a mapping of strings, found \(NodeReader.kindDescription(of: entry.value))", at: entry.value, field: entry.path, code: .wrongType)
             return nil
         }
         var result: [String: String] = [:]
@@ -302,7 +343,7 @@ struct NodeReader {
                 return .number(d)
             case .string(let s): return .string(s)
             case .unsupportedTag(let tag):
-                sink.error("unsupported YAML tag \(SpecGrammar.quoted(tag))", at: node, field: path)
+                sink.error("unsupported YAML tag \(SpecGrammar.quoted(tag))", at: node, field: path, code: .unsupportedYAML)
                 return nil
             }
         case .sequence(let sequence):
@@ -378,5 +419,57 @@ struct NodeReader {
         }
         if !key.isEmpty { result.append(.key(key)) }
         return result
+    }
+}
+
+/// What the Kubernetes API receives for a plain YAML scalar that is not a string. kubectl turns YAML into JSON
+/// with YAML 1.1 rules (`yes`/`no`/`on`/`off` are booleans, `1_000` and `0b101` are numbers); the YAML 1.2 core
+/// schema (what mir reads) agrees on the rest. A string field must be neither.
+enum APIScalar: Equatable {
+    case null
+    case bool(Bool, yaml11: Bool)
+    /// The number as JSON shows it (`3.10` → `3.1`).
+    case number(String)
+
+    static let yaml11True: Set<String> = ["y", "Y", "yes", "Yes", "YES", "on", "On", "ON"]
+    static let yaml11False: Set<String> = ["n", "N", "no", "No", "NO", "off", "Off", "OFF"]
+
+    /// nil when the scalar is a string for both YAML 1.2 (mir) and YAML 1.1 (kubectl): quoted, tagged `!`, or a
+    /// plain scalar that resolves to no other type.
+    static func nonString(_ scalar: Node.Scalar, _ value: ScalarValue) -> APIScalar? {
+        let text = scalar.string
+        switch value {
+        case .null: return .null
+        case .bool(let b): return .bool(b, yaml11: false)
+        case .int(let n, _): return .number(String(n))
+        case .float(let d, _): return .number(shown(d))
+        case .unsupportedTag: return nil
+        case .string:
+            guard scalar.style == .plain, scalar.tag.description != "!" else { return nil }
+            if yaml11True.contains(text) { return .bool(true, yaml11: true) }
+            if yaml11False.contains(text) { return .bool(false, yaml11: true) }
+            // YAML 1.1 integers: underscores allowed, 0b binary, leading-0 octal.
+            let plain = text.replacingOccurrences(of: "_", with: "")
+            if plain != text || plain.hasPrefix("0b") || plain.hasPrefix("-0b") || plain.hasPrefix("+0b") {
+                if let n = yaml11Integer(plain) { return .number(String(n)) }
+                if plain != text, let d = ScalarValue.float(plain), d.isFinite { return .number(shown(d)) }
+            }
+            return nil
+        }
+    }
+
+    static func yaml11Integer(_ text: String) -> Int? {
+        var digits = Substring(text)
+        var sign = 1
+        if digits.first == "-" || digits.first == "+" { sign = digits.first == "-" ? -1 : 1; digits = digits.dropFirst() }
+        guard !digits.isEmpty else { return nil }
+        if digits.hasPrefix("0b") { return Int(digits.dropFirst(2), radix: 2).map { $0 * sign } }
+        return ScalarValue.integer(String(digits)).map { $0 * sign }
+    }
+
+    /// A double as JSON writes it: integral values without a fraction.
+    static func shown(_ d: Double) -> String {
+        if d.isFinite, d == d.rounded(), abs(d) < 1e15 { return String(Int(d)) }
+        return String(d)
     }
 }

@@ -76,7 +76,10 @@ public enum SpecLoader {
             }
         }
         ImageGraph.check(&parsed, config: config)
-        for image in parsed { fileDiagnostics[image.fileIndex] += image.sink.diagnostics }
+        for image in parsed {
+            if let name = image.name ?? image.rawName { image.sink.attribute(to: name) }
+            fileDiagnostics[image.fileIndex] += image.sink.diagnostics
+        }
         return SpecLoadResult(images: parsed.compactMap(\.image), diagnostics: fileDiagnostics.flatMap(sortedByPosition),
                               files: sources.map(\.file))
     }
@@ -107,6 +110,7 @@ public enum SpecLoader {
             parsed.append(document)
         }
         ImageGraph.check(&parsed, config: config)
+        for (image, document) in zip(images, parsed) { document.sink.attribute(to: image.name) }
         var result: [String: [Diagnostic]] = [:]
         for (image, document) in zip(images, parsed) { result[image.name, default: []] += document.sink.diagnostics }
         return result
@@ -142,7 +146,7 @@ public enum SpecLoader {
     static func readDocument(_ root: Node, sink: DocumentSink, config: MirConfig, fileIndex: Int) -> ParsedImage? {
         guard case .mapping(let mapping) = root else {
             if NodeReader.isNull(root) { return nil }  // an empty document
-            sink.note("skipped a document that is not a mapping (\(NodeReader.kindDescription(of: root)))", at: root)
+            sink.note("skipped a document that is not a mapping (\(NodeReader.kindDescription(of: root)))", at: root, code: .notAManagedImage)
             return nil
         }
         func text(_ key: String) -> (String, Node)? {
@@ -157,7 +161,7 @@ public enum SpecLoader {
         if let apiVersion, apiVersion.0 == "mir.dev" || apiVersion.0.hasPrefix("mir.dev/") {
             let shown = kind.map { "kind \(SpecGrammar.quoted($0.0))" } ?? "a document without kind"
             sink.error("\(shown) is not a kind of \(apiVersion.0); mir reads kind \(ManagedImage.kind)",
-                       at: kind?.1 ?? root, field: "kind")
+                       at: kind?.1 ?? root, field: "kind", code: .unknownKind)
             return nil
         }
         let kindText = kind.map { "of kind \(SpecGrammar.quoted($0.0).dropFirst().dropLast())" } ?? "without kind"
@@ -200,12 +204,12 @@ enum SpecFiles {
         for path in paths {
             var isDirectory: ObjCBool = false
             guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else {
-                diagnostics.append(Diagnostic(at: nil, "spec path \(SpecGrammar.quoted(path)) does not exist"))
+                diagnostics.append(Diagnostic(at: nil, "spec path \(SpecGrammar.quoted(path)) does not exist", code: .specPath))
                 continue
             }
             let found = isDirectory.boolValue ? yamlFiles(under: path, visited: [], diagnostics: &diagnostics) : [path]
             if found.isEmpty {
-                diagnostics.append(Diagnostic(.warning, at: nil, "no *.yaml or *.yml files under \(SpecGrammar.quoted(path))"))
+                diagnostics.append(Diagnostic(.warning, at: nil, "no *.yaml or *.yml files under \(SpecGrammar.quoted(path))", code: .specPath))
             }
             for file in found {
                 let key = URL(fileURLWithPath: file).standardizedFileURL.resolvingSymlinksInPath().path
@@ -220,7 +224,7 @@ enum SpecFiles {
         let real = URL(fileURLWithPath: directory).resolvingSymlinksInPath().path
         guard !visited.contains(real) else { return [] }  // a symlink loop
         guard let names = try? fm.contentsOfDirectory(atPath: directory) else {
-            diagnostics.append(Diagnostic(at: nil, "cannot list directory \(SpecGrammar.quoted(directory))"))
+            diagnostics.append(Diagnostic(at: nil, "cannot list directory \(SpecGrammar.quoted(directory))", code: .specPath))
             return []
         }
         var result: [String] = []

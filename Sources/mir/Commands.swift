@@ -16,15 +16,34 @@ struct Validate: AsyncParsableCommand {
     @Option(name: .long, help: "The mir config file.")
     var config: String?
 
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case text, json, github
+    }
+
+    @Option(name: [.short, .customLong("output")],
+            help: "text (compiler-style, on stderr), json (a report on stdout) or github (GitHub Actions annotations on stdout).")
+    var output: Format = .text
+
     func run() async throws {
         try await runReportingErrors {
             guard !paths.isEmpty else { throw CLIError.usage("give at least one spec file or directory") }
             let config = try loadConfigFile(self.config)
-            let loaded = loadSpecs(paths, config: config)
+            let loaded: SpecLoadResult
+            switch output {
+            case .text:
+                loaded = loadSpecs(paths, config: config)
+            case .json:
+                loaded = SpecLoader.load(paths: paths, config: config)
+                print(DiagnosticOutput.json(loaded))
+            case .github:
+                loaded = SpecLoader.load(paths: paths, config: config)
+                let lines = DiagnosticOutput.github(loaded.diagnostics)
+                if !lines.isEmpty { print(lines) }
+            }
             guard loaded.isComplete else {
                 throw CLIError.failed("\(loaded.errors.count) error(s) in \(loaded.files.count) file(s)")
             }
-            print("\(loaded.images.count) image(s) valid in \(loaded.files.count) file(s)")
+            if output == .text { print("\(loaded.images.count) image(s) valid in \(loaded.files.count) file(s)") }
         }
     }
 }

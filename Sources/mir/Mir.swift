@@ -6,7 +6,7 @@ struct Mir: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mir",
         abstract: "Managed Image Registry: keeps Python runtime images built, current and tidy in AWS ECR.",
-        subcommands: [Validate.self, PlanCommand.self, Apply.self, Images.self, Run.self, Dev.self, Version.self]
+        subcommands: [Validate.self, CRD.self, Admission.self, PlanCommand.self, Apply.self, Images.self, Run.self, Dev.self, Version.self]
     )
 
     /// Parses and runs a command. Usage errors exit 2 (ArgumentParser would use 64); help and version exit 0.

@@ -52,7 +52,7 @@ import Testing
         func spec(_ extra: [String: JSONValue]) -> JSONValue {
             var s: [String: JSONValue] = ["base": .object(["imageType": .string("al2023")]), "pythonVersion": .string("3.12")]
             for (k, v) in extra { s[k] = v }
-            return .object(["spec": .object(s)])
+            return .object(["metadata": .object(["name": .string("img")]), "spec": .object(s)])
         }
         #expect(validator.validate(spec([:])).causes.isEmpty)
         for bad in ["a;b", "a$(x)", "a b", "a|b", "`x`", "-a"] {

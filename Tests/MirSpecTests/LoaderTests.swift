@@ -15,13 +15,68 @@ struct LoaderTests {
         "apiVersion: mir.dev/v1alpha1\nkind: ManagedImage\nmetadata:\n  name: \(name)\nspec:\n" + spec
     }
 
-    @Test("unquoted 3.10 stays 3.10; a bare number is a string field's raw text")
-    func rawScalars() {
-        let result = SpecLoader.load(text: LoaderTests.document("a", "  base: {imageType: standard}\n  pythonVersion: 3.10\n  pipRequirements:\n    - {name: numpy, versionSpecifier: 1.20}\n"),
+    @Test("a plain scalar that YAML reads as a number, boolean or null is refused in a string field, as the API refuses it")
+    func nonStringScalars() throws {
+        let cases: [(field: String, written: String, message: String)] = [
+            ("  pythonVersion: 3.10\n", "3.10", #"pythonVersion must be a string; unquoted 3.10 is the number 3.1 in YAML, write "3.10""#),
+            ("  pythonVersion: 3.1_0\n", "3.1_0", #"pythonVersion must be a string; unquoted 3.1_0 is the number 3.1 in YAML"#),
+            ("  pythonVersion: 0x3\n", "0x3", #"pythonVersion must be a string; unquoted 0x3 is the number 3 in YAML, write "0x3""#),
+            ("  pythonVersion: \"3.10\"\n  deletionPolicy: no\n", "no", #"deletionPolicy must be a string; unquoted no is the boolean false in YAML 1.1"#),
+            ("  pythonVersion: \"3.10\"\n  deletionPolicy: true\n", "true", #"deletionPolicy must be a string; unquoted true is the boolean true in YAML, write "true""#),
+            ("  pythonVersion: \"3.10\"\n  pipRequirements:\n    - {name: numpy, versionSpecifier: 1.20}\n", "1.20",
+             #"versionSpecifier must be a string; unquoted 1.20 is the number 1.2 in YAML, write "1.20""#),
+            ("  pythonVersion: \"3.10\"\n  pipRequirements:\n    - {name: numpy, versionSpecifier: 1e3}\n", "1e3",
+             #"versionSpecifier must be a string; unquoted 1e3 is the number 1000 in YAML"#),
+            ("  pythonVersion: \"3.10\"\n  packageRequirements:\n    - {name: gcc, versionSpecifier: 0b101}\n", "0b101",
+             #"versionSpecifier must be a string; unquoted 0b101 is the number 5 in YAML"#),
+        ]
+        for (spec, written, message) in cases {
+            let text = LoaderTests.document("a", "  base: {imageType: standard}\n" + spec)
+            let result = SpecLoader.load(text: text, file: "a.yaml", config: LoaderTests.config)
+            let error = try #require(result.errors.first, "\(written) was accepted")
+            #expect(error.message.hasPrefix(message), "\(error.message)")
+            #expect(error.code == .notAString)
+            #expect(error.image == "a")
+            #expect(result.images.isEmpty)
+            // The column is the scalar's own.
+            let line = text.split(separator: "\n", omittingEmptySubsequences: false)[(error.location?.line ?? 1) - 1]
+            let atColumn = String(String.UnicodeScalarView(line.unicodeScalars.dropFirst((error.location?.column ?? 1) - 1)))
+            #expect(atColumn.hasPrefix(written), "\(line)")
+        }
+        // Quoted, the same texts are strings; plain text that is no other type stays a string.
+        let quoted = SpecLoader.load(text: LoaderTests.document("a", "  base: {imageType: standard}\n  pythonVersion: '3.10'\n  pipRequirements:\n    - {name: numpy, versionSpecifier: \"1.20\"}\n    - {name: scipy, versionSpecifier: 1.2.0}\n"),
                                      file: "a.yaml", config: LoaderTests.config)
-        #expect(result.errors.isEmpty, "\(result.diagnostics)")
-        #expect(result.images.first?.spec.pythonVersion == "3.10")
-        #expect(result.images.first?.spec.pipRequirements == [PipRequirement(name: "numpy", versionSpecifier: "1.20")])
+        #expect(quoted.errors.isEmpty, "\(quoted.diagnostics)")
+        #expect(quoted.images.first?.spec.pythonVersion == "3.10")
+        #expect(quoted.images.first?.spec.pipRequirements.map(\.versionSpecifier) == ["1.20", "1.2.0"])
+    }
+
+    @Test("mir's own config is not an API object: unquoted numbers stay their text there")
+    func configStaysLenient() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path + "/mir.yaml"
+        try "platformVersion: 2026.10\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(try ConfigLoader.load(path: path).platformVersion == "2026.10")
+    }
+
+    @Test("a duplicate key is reported at the duplicate, with a note at the first")
+    func duplicateKey() throws {
+        let cases: [(text: String, error: (Int, Int), note: (Int, Int))] = [
+            ("a: 1\nb:\n  c: 1\n  d: 2\n  c: 3\n", (5, 3), (3, 3)),
+            ("x: {k: 1, j: 2, k: 3}\n", (1, 17), (1, 5)),
+            ("\"k\": 1\nk: 2\n", (2, 1), (1, 1)),
+            ("k: 1\nk: 2\nk: 3\n", (2, 1), (1, 1)),
+        ]
+        for (text, at, noteAt) in cases {
+            let result = SpecLoader.load(text: text, file: "d.yaml", config: LoaderTests.config)
+            let error = try #require(result.errors.first)
+            #expect(error.code == .duplicateKey)
+            #expect(error.location == SourceLocation(file: "d.yaml", line: at.0, column: at.1), "\(text)")
+            let note = try #require(error.notes.first)
+            #expect(note.severity == .note)
+            #expect(note.location == SourceLocation(file: "d.yaml", line: noteAt.0, column: noteAt.1), "\(text)")
+            #expect(error.description.split(separator: "\n").count == 2)
+        }
     }
 
     @Test("diagnostics print compiler-style with the field path")
@@ -133,7 +188,10 @@ struct LoaderTests {
         #expect(bad.location == nil)
         #expect(bad.fieldPath == "spec.pipRequirements[1].name")
         #expect(byImage["kid"]?.first?.message.contains("is invalid") == true)
-        #expect(byImage["cyc"]?.first?.message == "cycle: cyc → cyc")
+        #expect(byImage["cyc"]?.first?.code == .invalidValue)
+        #expect(byImage["cyc"]?.first?.message.contains("cannot be its own parent") == true)
+        #expect(byImage["kid"]?.first?.code == .parentInvalid)
+        #expect(byImage.allSatisfy { name, diagnostics in diagnostics.allSatisfy { $0.image == name } })
         let flat = SpecLoader.validate(images, config: LoaderTests.config)
         #expect(flat.count == 3)
         #expect(flat.first?.description.hasPrefix(#"error: ManagedImage "bad": pip requirement name"#) == true)
@@ -225,7 +283,8 @@ struct LoaderFuzzTests {
             let result = SpecLoader.load(text: text, file: "fuzz.yaml", config: MirConfig())
             for diagnostic in result.diagnostics {
                 #expect(diagnostic.location?.file == "fuzz.yaml")
-                #expect(!diagnostic.description.contains("\n"), "\(diagnostic)")
+                #expect(!diagnostic.headline.contains("\n"), "\(diagnostic)")
+                #expect(diagnostic.notes.allSatisfy { $0.location?.file == "fuzz.yaml" && !$0.headline.contains("\n") })
             }
             // What loads from files also passes the cluster-side validation.
             #expect(SpecLoader.validate(result.images, config: MirConfig()).isEmpty)

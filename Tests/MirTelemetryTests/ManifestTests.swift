@@ -87,6 +87,8 @@ struct ManifestTests {
             ("Role", "mir-builds", "mir-builds"), ("RoleBinding", "mir-builds", "mir-builds"),
             ("Deployment", "mir-controller", "mir-system"), ("Service", "mir-controller-metrics", "mir-system"),
             ("ClusterRole", "mir-editor", nil), ("ClusterRole", "mir-admin", nil), ("ClusterRole", "mir-view", nil),
+            ("ValidatingAdmissionPolicy", "mir-catalog", nil), ("ValidatingAdmissionPolicyBinding", "mir-catalog", nil),
+            ("ConfigMap", "mir-admission-params", "mir-system"),
         ]
         for (kind, name, namespace) in expected {
             let object = Self.find(objects, kind: kind, name: name)
