@@ -364,7 +364,7 @@ struct ChartTests {
                                          uniquingKeysWith: { a, _ in a })
         #expect(Set(chartObjects.keys) == Set(manifestObjects.keys),
                 "only in the chart: \(Set(chartObjects.keys).subtracting(manifestObjects.keys).sorted()); only in Manifests: \(Set(manifestObjects.keys).subtracting(chartObjects.keys).sorted())")
-        #expect(chartObjects.count == 16)
+        #expect(chartObjects.count == 19)
         for (key, object) in chartObjects.sorted(by: { $0.key < $1.key }) {
             guard let other = manifestObjects[key] else { continue }
             #expect(Install.canonical(object) == Install.canonical(other), "\(key) differs:\nchart:     \(Install.canonical(object))\nManifests: \(Install.canonical(other))")
