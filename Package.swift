@@ -72,6 +72,7 @@ let package = Package(
         .executableTarget(name: "mir", dependencies: [
             "MirModel", "MirRegistry", "MirLocalRegistry", "MirSpec", "MirBuild", "MirCore", "MirECR", "KubeClient", "KubeLocal", "MirController", "MirTelemetry",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "Logging", package: "swift-log"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "NIOCore", package: "swift-nio"),
         ]),
         // Benchmarks (scripts/bench): counted cost and measured time of the registry, the planner and the controller.
