@@ -84,12 +84,14 @@ let package = Package(
         .executableTarget(name: "mir", dependencies: [
             "MirModel", "MirRegistry", "MirLocalRegistry", "MirSpec", "MirBuild", "MirBuildEngine", "MirCore", "MirECR", "KubeClient", "KubeLocal", "MirController", "MirTelemetry",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "Logging", package: "swift-log"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "NIOCore", package: "swift-nio"),
         ]),
         // Benchmarks (scripts/bench): counted cost and measured time of the registry, the planner and the controller.
         .executableTarget(name: "mir-bench", dependencies: [
             "MirModel", "MirRegistry", "MirLocalRegistry", "MirBuild", "MirCore", "KubeClient", "KubeLocal", "MirController",
-            .product(name: "Logging", package: "swift-log"), .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "MirTestSupport", .product(name: "Logging", package: "swift-log"), .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
         ]),
 
         .testTarget(name: "MirModelTests", dependencies: ["MirModel", .product(name: "PropertyBased", package: "swift-property-based")]),
@@ -109,7 +111,7 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeLocal", "MirModel"]),
         .testTarget(name: "MirControllerTests", dependencies: ["MirController", "MirCore", "MirBuild", "MirModel", "MirRegistry",
-            "KubeClient", "KubeLocal", "MirLocalRegistry", "MirECR", "MirTestSupport", .product(name: "Logging", package: "swift-log"),
+            "KubeClient", "KubeLocal", "MirLocalRegistry", "MirECR", "ECRFaultInjection", "MirTestSupport", .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "MetricsTestKit", package: "swift-metrics")]),
         .testTarget(name: "KubeLocalTests", dependencies: ["KubeLocal", "MirModel", "MirBuild", "MirTestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client")]),

@@ -27,6 +27,10 @@ public struct ManagedImageResource: KubeResource, Hashable {
         self.init(metadata: ObjectMeta(name: name, labels: labels), spec: try KubeJSON.toJSONValue(spec))
     }
 
+    /// `spec.base.managedImage`, read from the JSON without decoding the spec (for the controller's children index):
+    /// the parent this image names, valid spec or not.
+    public var parentName: String? { spec?["base"]?["managedImage"]?.stringValue }
+
     /// The spec decoded as MirModel's `ManagedImageSpec`, with the CRD's defaults for omitted lists and the
     /// deletion policy (`[]`, `[]`, `Delete`).
     public func decodedSpec() throws -> ManagedImageSpec {

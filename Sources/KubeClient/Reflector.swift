@@ -2,27 +2,87 @@ import Foundation
 import Logging
 import Synchronization
 
-/// A thread-safe cache of objects keyed by `namespace/name` (or `name` for cluster-scoped objects).
+/// A thread-safe cache of objects keyed by `namespace/name` (or `name` for cluster-scoped objects), with
+/// client-go's indexers: each named index function maps an object to index values, kept up to date under the same
+/// lock as the objects, so `keys(inIndex:value:)` costs what it returns, not the size of the cache.
 public final class ObjectStore<Object: Sendable>: Sendable {
-    private let objects = Mutex<[String: Object]>([:])
+    /// An index function: the index values of an object (client-go's `IndexFunc`).
+    public typealias IndexFunction = @Sendable (Object) -> [String]
 
-    public init() {}
+    private struct Contents {
+        var objects: [String: Object] = [:]
+        /// index name → index value → object keys.
+        var indices: [String: [String: Set<String>]] = [:]
+    }
+    private let contents = Mutex(Contents())
+    private let indexers: [String: IndexFunction]
 
-    public func get(_ key: String) -> Object? { objects.withLock { $0[key] } }
-    public var all: [Object] { objects.withLock { Array($0.values) } }
-    public var keys: [String] { objects.withLock { Array($0.keys) } }
-    public var count: Int { objects.withLock { $0.count } }
+    public init(indexers: [String: IndexFunction] = [:]) {
+        self.indexers = indexers
+    }
 
+    public func get(_ key: String) -> Object? { contents.withLock { $0.objects[key] } }
+    public var all: [Object] { contents.withLock { Array($0.objects.values) } }
+    public var keys: [String] { contents.withLock { Array($0.objects.keys) } }
+    public var count: Int { contents.withLock { $0.objects.count } }
+
+    /// Keys of the objects whose index function `index` gives `value` (empty for an unknown index).
+    public func keys(inIndex index: String, value: String) -> Set<String> {
+        contents.withLock { $0.indices[index]?[value] ?? [] }
+    }
+
+    /// The objects whose index function `index` gives `value`.
+    public func objects(inIndex index: String, value: String) -> [Object] {
+        contents.withLock { c in (c.indices[index]?[value] ?? []).compactMap { c.objects[$0] } }
+    }
+
+    /// Stores `object` under `key`, re-indexing it; returns the object it replaced.
     @discardableResult
-    func put(_ key: String, _ object: Object) -> Object? { objects.withLock { $0.updateValue(object, forKey: key) } }
+    public func put(_ key: String, _ object: Object) -> Object? {
+        let indexers = self.indexers
+        return contents.withLock { c in
+            let previous = c.objects.updateValue(object, forKey: key)
+            if let previous { Self.unindex(key, previous, from: &c, indexers) }
+            Self.index(key, object, into: &c, indexers)
+            return previous
+        }
+    }
+
+    /// Removes `key`; returns the object it held.
     @discardableResult
-    func remove(_ key: String) -> Object? { objects.withLock { $0.removeValue(forKey: key) } }
-    /// Replaces the whole content; returns the previous content.
-    func replace(_ new: [String: Object]) -> [String: Object] {
-        objects.withLock { current in
-            let old = current
-            current = new
+    public func remove(_ key: String) -> Object? {
+        let indexers = self.indexers
+        return contents.withLock { c in
+            guard let previous = c.objects.removeValue(forKey: key) else { return nil }
+            Self.unindex(key, previous, from: &c, indexers)
+            return previous
+        }
+    }
+
+    /// Replaces the whole content (re-indexing it); returns the previous content.
+    @discardableResult
+    public func replace(_ new: [String: Object]) -> [String: Object] {
+        let indexers = self.indexers
+        return contents.withLock { c in
+            let old = c.objects
+            c = Contents(objects: new)
+            for (key, object) in new { Self.index(key, object, into: &c, indexers) }
             return old
+        }
+    }
+
+    private static func index(_ key: String, _ object: Object, into c: inout Contents, _ indexers: [String: IndexFunction]) {
+        for (name, function) in indexers {
+            for value in function(object) { c.indices[name, default: [:]][value, default: []].insert(key) }
+        }
+    }
+
+    private static func unindex(_ key: String, _ object: Object, from c: inout Contents, _ indexers: [String: IndexFunction]) {
+        for (name, function) in indexers {
+            for value in function(object) {
+                c.indices[name]?[value]?.remove(key)
+                if c.indices[name]?[value]?.isEmpty == true { c.indices[name]?[value] = nil }
+            }
         }
     }
 }
@@ -41,7 +101,7 @@ public enum ReflectorEvent<Object: Sendable>: Sendable {
 /// event, re-watch from the last version after a clean end of stream, relist on 410 Expired/Gone, and back off
 /// 800 ms doubling to 30 s with jitter after failures.
 public final class Reflector<Object: KubeResource>: Sendable {
-    public let store = ObjectStore<Object>()
+    public let store: ObjectStore<Object>
     /// Changes in the order they were applied to `store`. Single consumer; buffered without bound.
     public let events: AsyncStream<ReflectorEvent<Object>>
     private let continuation: AsyncStream<ReflectorEvent<Object>>.Continuation
@@ -66,10 +126,12 @@ public final class Reflector<Object: KubeResource>: Sendable {
     /// - Parameters:
     ///   - namespace: nil watches all namespaces (and cluster-scoped types).
     ///   - watchTimeoutSeconds: the server-side watch timeout is drawn from this range (client-go: 300…600 s).
+    ///   - indexers: the store's index functions (client-go's `Indexers`).
     public init(client: KubeClient, namespace: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil,
-                pageSize: Int = 500, watchTimeoutSeconds: ClosedRange<Int> = 300...600, clock: any KubeClock = SystemKubeClock(),
+                indexers: [String: ObjectStore<Object>.IndexFunction] = [:], pageSize: Int = 500, watchTimeoutSeconds: ClosedRange<Int> = 300...600, clock: any KubeClock = SystemKubeClock(),
                 backoff: ExponentialBackoff = .reflector, logger: Logger = Logger(label: "mir.reflector")) {
         self.client = client
+        self.store = ObjectStore(indexers: indexers)
         self.namespace = namespace
         self.labelSelector = labelSelector
         self.fieldSelector = fieldSelector

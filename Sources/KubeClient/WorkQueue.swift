@@ -1,5 +1,21 @@
 import Foundation
 
+/// What a work queue reports (client-go's `workqueue.MetricsProvider`, as controller-runtime exports it): the
+/// manager maps these to `workqueue_*` metrics.
+public protocol WorkQueueMetrics: Sendable {
+    /// An item was put on the queue (`workqueue_adds_total`); `depth` is the new number of waiting items.
+    func added(depth: Int)
+    /// An item was handed to a worker after waiting `waited` (`workqueue_queue_duration_seconds`).
+    func started(waited: Duration, depth: Int)
+    /// A worker finished an item after `worked` (`workqueue_work_duration_seconds`).
+    func finished(worked: Duration)
+    /// An item was re-added through the rate limiter (`workqueue_retries_total`).
+    func retried()
+    /// Work in progress: the sum of the running items' ages and the oldest one's
+    /// (`workqueue_unfinished_work_seconds`, `workqueue_longest_running_processor_seconds`).
+    func inProgress(unfinished: Duration, longest: Duration)
+}
+
 /// A rate-limited, de-duplicating work queue with client-go / controller-runtime semantics:
 /// - an item added while queued is queued once;
 /// - an item added while being processed is queued again only after `done`, so no key is ever handed to two
@@ -9,7 +25,9 @@ import Foundation
 public actor WorkQueue<Key: Hashable & Sendable> {
     private let clock: any KubeClock
     private var limiter: any RateLimiter<Key>
+    /// Waiting items in FIFO order: `queue[head...]` (taking one is O(1); the consumed prefix is dropped in bulk).
     private var queue: [Key] = []
+    private var head = 0
     private var dirty: Set<Key> = []
     private var processing: Set<Key> = []
     /// The earliest pending `addAfter` deadline per key (a later request for the same key is absorbed).
@@ -18,14 +36,20 @@ public actor WorkQueue<Key: Hashable & Sendable> {
     private var nextWaiterID: UInt64 = 0
     private var delayTasks: [Key: Task<Void, Never>] = [:]
     private var shuttingDown = false
+    private let metrics: (any WorkQueueMetrics)?
+    /// When each queued key was put on the queue, and when each key in process was handed out (for the metrics).
+    private var addedAt: [Key: Duration] = [:]
+    private var startedAt: [Key: Duration] = [:]
 
-    public init(clock: any KubeClock = SystemKubeClock(), rateLimiter: any RateLimiter<Key> = DefaultControllerRateLimiter<Key>()) {
+    public init(clock: any KubeClock = SystemKubeClock(), rateLimiter: any RateLimiter<Key> = DefaultControllerRateLimiter<Key>(),
+                metrics: (any WorkQueueMetrics)? = nil) {
         self.clock = clock
         self.limiter = rateLimiter
+        self.metrics = metrics
     }
 
     /// Items waiting to be handed out (not counting those in process or delayed).
-    public var count: Int { queue.count }
+    public var count: Int { queue.count - head }
     /// Items handed out and not yet `done`.
     public var processingCount: Int { processing.count }
     /// Items scheduled by `addAfter`/`addRateLimited` that are not yet due.
@@ -37,7 +61,15 @@ public actor WorkQueue<Key: Hashable & Sendable> {
         guard !shuttingDown, !dirty.contains(key) else { return }
         dirty.insert(key)
         if processing.contains(key) { return }
+        enqueue(key)
+    }
+
+    private func enqueue(_ key: Key) {
         queue.append(key)
+        if metrics != nil {
+            addedAt[key] = addedAt[key] ?? clock.now()
+            metrics?.added(depth: count)
+        }
         handOut()
     }
 
@@ -58,6 +90,7 @@ public actor WorkQueue<Key: Hashable & Sendable> {
 
     /// Queues `key` after the rate limiter's delay for it (use after a failed reconcile).
     public func addRateLimited(_ key: Key) {
+        metrics?.retried()
         let delay = limiter.when(key, now: clock.now())
         addAfter(key, delay: delay)
     }
@@ -88,10 +121,21 @@ public actor WorkQueue<Key: Hashable & Sendable> {
     /// Marks `key` as processed; if it was added meanwhile, it is queued again.
     public func done(_ key: Key) {
         processing.remove(key)
-        if dirty.contains(key) {
-            queue.append(key)
-            handOut()
+        if let metrics, let started = startedAt.removeValue(forKey: key) { metrics.finished(worked: clock.now() - started) }
+        if dirty.contains(key) { enqueue(key) }
+    }
+
+    /// Reports the work in progress to the metrics (client-go does this every 500 ms).
+    public func reportInProgress() {
+        guard let metrics else { return }
+        let now = clock.now()
+        var total = Duration.zero
+        var longest = Duration.zero
+        for started in startedAt.values {
+            total += now - started
+            longest = max(longest, now - started)
         }
+        metrics.inProgress(unfinished: total, longest: longest)
     }
 
     /// Stops handing out items: waiting `get` calls return nil and delayed adds are dropped.
@@ -113,10 +157,20 @@ public actor WorkQueue<Key: Hashable & Sendable> {
     }
 
     private func takeNext() -> Key? {
-        guard !queue.isEmpty else { return nil }
-        let key = queue.removeFirst()
+        guard head < queue.count else { return nil }
+        let key = queue[head]
+        head += 1
+        if head > 1024 && head * 2 > queue.count {
+            queue.removeFirst(head)
+            head = 0
+        }
         processing.insert(key)
         dirty.remove(key)
+        if let metrics {
+            let now = clock.now()
+            startedAt[key] = now
+            metrics.started(waited: addedAt.removeValue(forKey: key).map { now - $0 } ?? .zero, depth: count)
+        }
         return key
     }
 

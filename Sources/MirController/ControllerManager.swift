@@ -41,16 +41,29 @@ public final class ControllerManager: Service, Sendable {
     let config: MirConfig
     let logger: Logger
     public let elector: LeaderElector?
-    /// The informer caches: every ManagedImage, and mir's build Jobs (label selector) in the build namespace.
+    /// The informer caches: every ManagedImage (indexed by the parent its spec names), and mir's build Jobs (label
+    /// selector) in the build namespace.
     let images: Reflector<ManagedImageResource>
     let jobs: Reflector<Job>
+    /// The reconciler's view of the caches; its decoded-spec memo is shared with the event loop.
+    public let view: CachedClusterView
+    /// Finds repositories whose ManagedImage is gone, once per resync period (leader only).
+    public let collector: RegistryGarbageCollector
     private struct State {
         var reconciles = 0
         var activeWorkers = 0
+        /// Each image's last seen phase and the counts per phase (`mir_images`), kept per event in O(1).
+        var phases: [String: ImagePhase] = [:]
+        var phaseCounts: [ImagePhase: Int] = [:]
+        var gcPasses = 0
+        var lastGC: RegistryGarbageCollector.Report?
     }
     private let state = Mutex(State())
     /// How many reconciles this manager ran (only a leader runs any).
     public var reconcileCount: Int { state.withLock { $0.reconciles } }
+    /// Garbage-collection passes run, and the last one's report.
+    public var garbageCollectionPasses: Int { state.withLock { $0.gcPasses } }
+    public var lastGarbageCollection: RegistryGarbageCollector.Report? { state.withLock { $0.lastGC } }
     /// Whether both informer caches have listed once (readiness: `/readyz`'s `informer-sync`).
     public var hasSynced: Bool { images.hasSynced && jobs.hasSynced }
 
@@ -61,17 +74,22 @@ public final class ControllerManager: Service, Sendable {
         self.options = options
         self.logger = logger
         let identity = options.leaderElection?.identity ?? LeaderElectionConfig.defaultIdentity()
-        let images = Reflector<ManagedImageResource>(client: client, logger: logger)
+        let images = Reflector<ManagedImageResource>(client: client, indexers: CachedClusterView.imageIndexers, logger: logger)
         let jobs = Reflector<Job>(client: client, namespace: config.builder.buildNamespace,
                                   labelSelector: ClusterBuildRecordStore.jobSelector, logger: logger)
         self.images = images
         self.jobs = jobs
+        let view = CachedClusterView(images: images.store, jobs: jobs.store)
+        self.view = view
+        let metered = MeteredRegistry(registry)
         self.reconciler = ManagedImageReconciler(
-            client: client, registry: MeteredRegistry(registry), config: config,
+            client: client, registry: metered, config: config,
             scheduler: BuildScheduler(maxConcurrentBuilds: config.maxConcurrentBuilds),
             events: EventRecorder(client: client, instance: identity),
-            view: CachedClusterView(images: images.store, jobs: jobs.store), waitInterval: options.waitInterval, logger: logger)
-        self.queue = WorkQueue<String>()
+            view: view, waitInterval: options.waitInterval, logger: logger)
+        self.collector = RegistryGarbageCollector(registry: metered, config: config,
+                                                  options: PlanOptions(forceDelete: config.forceDeleteRepositories), logger: logger)
+        self.queue = WorkQueue<String>(metrics: ControllerMetrics.Queue())
         self.elector = options.leaderElection.map { LeaderElector(client: client, config: $0, logger: logger) }
     }
 
@@ -86,6 +104,9 @@ public final class ControllerManager: Service, Sendable {
     }
 
     /// Runs until the calling task is cancelled (or leadership is lost). A manager runs once.
+    ///
+    /// On cancellation (SIGTERM): the queue shuts down so workers take no more work, in-flight reconciles are
+    /// cancelled at their next await, the reflectors stop, and the Lease is released before this returns.
     public func runUntilCancelled() async {
         let images = self.images
         let jobs = self.jobs
@@ -96,17 +117,22 @@ public final class ControllerManager: Service, Sendable {
             group.addTask {
                 for await event in images.events {
                     switch event {
-                    case .added(let o), .deleted(let o): await self.enqueue(o.metadata.name, withChildrenFrom: images.store)
+                    case .added(let o):
+                        await self.enqueue(o.metadata.name, queue: queue)
+                        self.notePhase(of: o)
+                    case .deleted(let o):
+                        await self.enqueue(o.metadata.name, queue: queue)
+                        self.forget(o)
                     case .updated(let old, let new):
                         // Status-only updates (our own writes) change neither generation, annotations, finalizers nor deletion.
                         if old.metadata.generation != new.metadata.generation || old.metadata.annotations != new.metadata.annotations
                             || old.metadata.deletionTimestamp != new.metadata.deletionTimestamp || old.metadata.finalizers != new.metadata.finalizers
                             || old.status?.imageTag != new.status?.imageTag {
-                            await self.enqueue(new.metadata.name, withChildrenFrom: images.store)
+                            await self.enqueue(new.metadata.name, queue: queue)
                         }
+                        self.notePhase(of: new)
                     case .synced: break
                     }
-                    self.recordPhases(images.store)
                 }
             }
             group.addTask {
@@ -121,7 +147,7 @@ public final class ControllerManager: Service, Sendable {
                     }
                     guard let job, let image = job.metadata.labels?[BuildJobManifest.imageLabel] else { continue }
                     if over || JobOutcomeClassifier.classify(job: job, pods: []).isFinished { self.reconciler.scheduler.release(image) }
-                    await self.enqueue(image, withChildrenFrom: images.store)
+                    await self.enqueue(image, queue: queue)
                     // A finished build frees a slot: let waiting images ask again.
                     for waiting in self.reconciler.scheduler.waitingImages { await queue.add(waiting) }
                 }
@@ -136,27 +162,42 @@ public final class ControllerManager: Service, Sendable {
             }
             // Stop everything when cancelled or when the leader loop returns (leadership lost).
             await group.next()
-            group.cancelAll()
             await queue.shutDown()
+            group.cancelAll()
         }
     }
 
-    func enqueue(_ name: String?, withChildrenFrom store: ObjectStore<ManagedImageResource>) async {
+    /// Queues `name` and, from the children index, the images built on it (an index lookup, not a scan).
+    func enqueue(_ name: String?, queue: WorkQueue<String>) async {
         guard let name else { return }
         await queue.add(name)
-        ControllerMetrics.queueAdd()
-        for child in store.all {
-            if case .managedImage(let parent)? = try? child.decodedSpec().base, parent == name, let childName = child.metadata.name {
-                await queue.add(childName)
-            }
-        }
-        ControllerMetrics.queueDepth(await queue.count)
+        for child in view.childNames(of: name) { await queue.add(child) }
     }
 
-    func recordPhases(_ store: ObjectStore<ManagedImageResource>) {
-        var counts: [ImagePhase: Int] = [:]
-        for o in store.all { if let p = o.status?.phase.flatMap(ImagePhase.init(rawValue:)) { counts[p, default: 0] += 1 } }
-        ControllerMetrics.images(byPhase: counts)
+    /// Tracks phase counts for `mir_images` per event (O(1), not a scan of the cache).
+    func notePhase(of object: ManagedImageResource) {
+        guard let name = object.metadata.name else { return }
+        let phase = object.status?.phase.flatMap(ImagePhase.init(rawValue:))
+        let counts = state.withLock { s -> [ImagePhase: Int]? in
+            let old = s.phases[name]
+            guard old != phase else { return nil }
+            if let old { s.phaseCounts[old, default: 0] -= 1 }
+            if let phase { s.phaseCounts[phase, default: 0] += 1 }
+            s.phases[name] = phase
+            return s.phaseCounts
+        }
+        if let counts { ControllerMetrics.images(byPhase: counts) }
+    }
+
+    func forget(_ object: ManagedImageResource) {
+        guard let name = object.metadata.name else { return }
+        view.specs.forget(name)
+        let counts = state.withLock { s -> [ImagePhase: Int]? in
+            guard let old = s.phases.removeValue(forKey: name) else { return nil }
+            s.phaseCounts[old, default: 0] -= 1
+            return s.phaseCounts
+        }
+        if let counts { ControllerMetrics.images(byPhase: counts) }
     }
 
     /// Re-adds every image periodically (jittered, spread out) to catch drift behind mir's back.
@@ -167,6 +208,37 @@ public final class ControllerManager: Service, Sendable {
             for (index, key) in store.keys.sorted().enumerated() {
                 await queue.addAfter(key, delay: options.resyncSpread * index)
             }
+        }
+    }
+
+    /// Garbage collection once the caches have synced, then once per resync period (leader only: it deletes).
+    func garbageCollectionLoop() async {
+        while !Task.isCancelled {
+            await collectGarbage()
+            let jitter = options.resyncPeriod * Double.random(in: 0...0.1)
+            do { try await Task.sleep(for: options.resyncPeriod + jitter) } catch { return }
+        }
+    }
+
+    /// One garbage-collection pass over the repositories under the prefix.
+    @discardableResult
+    public func collectGarbage() async -> RegistryGarbageCollector.Report? {
+        let names = Set(images.store.keys)
+        do {
+            let report = try await collector.collect(images: names, complete: hasSynced)
+            state.withLock { $0.gcPasses += 1; $0.lastGC = report }
+            return report
+        } catch {
+            if !Task.isCancelled { logger.warning("garbage collection failed: \(error)") }
+            return nil
+        }
+    }
+
+    /// Reports the work queue's work in progress every 500 ms (as client-go does).
+    func queueMetricsLoop() async {
+        while !Task.isCancelled {
+            await queue.reportInProgress()
+            do { try await Task.sleep(for: .milliseconds(500)) } catch { return }
         }
     }
 
@@ -183,6 +255,8 @@ public final class ControllerManager: Service, Sendable {
             for _ in 0..<max(1, options.maxConcurrentReconciles) {
                 group.addTask { await self.worker() }
             }
+            group.addTask { await self.garbageCollectionLoop() }
+            group.addTask { await self.queueMetricsLoop() }
             await group.waitForAll()  // children are cancelled with the calling task
         }
     }
@@ -191,7 +265,6 @@ public final class ControllerManager: Service, Sendable {
         while !Task.isCancelled, let key = await queue.get() {
             let started = ContinuousClock.now
             ControllerMetrics.activeWorkers(state.withLock { $0.reconciles += 1; $0.activeWorkers += 1; return $0.activeWorkers })
-            ControllerMetrics.queueDepth(await queue.count)
             do {
                 let result = try await reconciler.reconcile(key)
                 await queue.forget(key)
@@ -209,10 +282,8 @@ public final class ControllerManager: Service, Sendable {
                 }
                 logger.warning("reconcile \(key) failed: \(error)")
                 ControllerMetrics.reconciled(result: "error", duration: ContinuousClock.now - started)
-                ControllerMetrics.queueRetry()
                 await queue.addRateLimited(key)
             }
-            ControllerMetrics.workDuration(ContinuousClock.now - started)
             ControllerMetrics.activeWorkers(state.withLock { $0.activeWorkers -= 1; return $0.activeWorkers })
             await queue.done(key)
         }

@@ -1,4 +1,5 @@
 import Foundation
+import KubeClient
 import Metrics
 import MirCore
 import MirRegistry
@@ -39,16 +40,36 @@ public enum ControllerMetrics {
         Gauge(label: MirMetrics.queueDepth, dimensions: [], factory: factory).record(depth)
     }
 
-    public static func queueAdd() {
-        Counter(label: MirMetrics.workqueueAdds, dimensions: queueDimensions, factory: factory).increment()
+    public static func cacheObjectsRead(_ count: Int) {
+        guard count > 0 else { return }
+        Counter(label: MirMetrics.cacheObjectsRead, dimensions: [], factory: factory).increment(by: count)
     }
 
-    public static func queueRetry() {
-        Counter(label: MirMetrics.workqueueRetries, dimensions: queueDimensions, factory: factory).increment()
+    public static func specDecoded() {
+        Counter(label: MirMetrics.specDecodes, dimensions: [], factory: factory).increment()
     }
 
-    public static func workDuration(_ duration: Duration) {
-        Timer(label: MirMetrics.workqueueWorkDuration, dimensions: queueDimensions, factory: factory).recordNanoseconds(duration.nanoseconds)
+    /// The work queue's metrics, as controller-runtime exports client-go's (`workqueue_*{controller,name}`).
+    public struct Queue: WorkQueueMetrics {
+        public init() {}
+        public func added(depth: Int) {
+            Counter(label: MirMetrics.workqueueAdds, dimensions: ControllerMetrics.queueDimensions, factory: ControllerMetrics.factory).increment()
+            ControllerMetrics.queueDepth(depth)
+        }
+        public func started(waited: Duration, depth: Int) {
+            Timer(label: MirMetrics.workqueueQueueDuration, dimensions: ControllerMetrics.queueDimensions, factory: ControllerMetrics.factory).recordNanoseconds(waited.nanoseconds)
+            ControllerMetrics.queueDepth(depth)
+        }
+        public func finished(worked: Duration) {
+            Timer(label: MirMetrics.workqueueWorkDuration, dimensions: ControllerMetrics.queueDimensions, factory: ControllerMetrics.factory).recordNanoseconds(worked.nanoseconds)
+        }
+        public func retried() {
+            Counter(label: MirMetrics.workqueueRetries, dimensions: ControllerMetrics.queueDimensions, factory: ControllerMetrics.factory).increment()
+        }
+        public func inProgress(unfinished: Duration, longest: Duration) {
+            Gauge(label: MirMetrics.workqueueUnfinishedWork, dimensions: ControllerMetrics.queueDimensions, factory: ControllerMetrics.factory).record(unfinished.seconds)
+            Gauge(label: MirMetrics.workqueueLongestRunningProcessor, dimensions: ControllerMetrics.queueDimensions, factory: ControllerMetrics.factory).record(longest.seconds)
+        }
     }
 
     public static func leader(_ isLeader: Bool, lease: String) {
@@ -82,6 +103,9 @@ public enum ControllerMetrics {
 }
 
 extension Duration {
+    /// Seconds as a floating-point number.
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+
     /// Whole nanoseconds (saturating), for swift-metrics timers.
     var nanoseconds: Int64 {
         let parts = components

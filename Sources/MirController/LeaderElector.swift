@@ -105,7 +105,11 @@ public actor LeaderElector {
             if await tryAcquireOrRenew() { break }
             try? await clock.sleep(for: jittered(config.retryPeriod))
         }
-        guard !Task.isCancelled else { return }
+        guard !Task.isCancelled else {
+            // Cancelled (SIGTERM) right as the lease was won: give it back (release checks it is ours).
+            if config.releaseOnCancel { await Task { await self.release() }.value }
+            return
+        }
         setLeader(true)
         logger.info("became leader", metadata: ["identity": "\(config.identity)", "lease": "\(config.namespace)/\(config.leaseName)"])
         let leading = Task { await lead() }

@@ -87,13 +87,9 @@ public final class ManagedImageReconciler: Sendable {
     func reconcileLive(_ object: ManagedImageResource) async throws -> ReconcileResult {
         let name = object.metadata.name ?? ""
         let generation = object.metadata.generation
-        let all = try await view.managedImages()
-        let live = Dictionary(all.filter { $0.metadata.deletionTimestamp == nil }.map { ($0.metadata.name ?? "", $0) },
-                              uniquingKeysWith: { a, _ in a })
-        let children = live.values.compactMap { o -> String? in
-            guard case .managedImage(let parent)? = try? o.decodedSpec().base, parent == name else { return nil }
-            return o.metadata.name
-        }.sorted()
+        // Only this image's ancestor chain and its children are read from the view (name and index lookups), so a
+        // reconcile costs the same whatever the size of the fleet.
+        let children = try await view.children(of: name)
 
         // The image and its ancestors, parents first.
         var chain: [ManagedImage] = []
@@ -102,7 +98,14 @@ public final class ManagedImageReconciler: Sendable {
         while let current = cursor {
             guard !seen.contains(current) else { break }
             seen.insert(current)
-            guard let resource = live[current] else {
+            let cached: ClusterImage?
+            if current == name {
+                // The object read live above is the freshest; the view's memo decodes it once per resourceVersion.
+                cached = view.image(for: object)
+            } else {
+                cached = try await view.managedImage(named: current)
+            }
+            guard let found = cached, !found.isBeingDeleted || current == name else {
                 scheduler.withdraw(name)
                 let message = "ManagedImage \(name): base ManagedImage \(current) does not exist (or is being deleted)"
                 logger.warning("ParentMissing: \(message)")
@@ -111,7 +114,7 @@ public final class ManagedImageReconciler: Sendable {
                 return .done
             }
             let spec: ManagedImageSpec
-            do { spec = try resource.decodedSpec() } catch {
+            do { spec = try found.spec.get() } catch {
                 return try await writeInvalid(name: name, generation: generation, reason: "InvalidSpec",
                                               message: current == name ? "spec: \(error)" : "parent \(current): spec: \(error)")
             }
@@ -139,7 +142,9 @@ public final class ManagedImageReconciler: Sendable {
         // deciding; they are listed again after a build is started.
         let store = ClusterBuildRecordStore(client: client, namespace: namespace, image: name,
                                             status: object.status.map { (image: name, status: $0) }, snapshot: JobSnapshot())
-        let observer = Observer(registry: registry, records: store)
+        // Only this image's repository is read (ImageObserver: 4 reads, not a listing); repositories without a spec
+        // are the garbage-collection pass's business.
+        let observer = ImageObserver(registry: registry, records: store)
         var registryReadAt = Date()
         var observed = try await observer.observe(desired)
         // A succeeded Job whose tag the registry does not show failed (PushNotVisible): not a reason to build at once.

@@ -71,6 +71,12 @@ public enum MirMetrics {
     /// Gauge `{phase}`: ManagedImages by `status.phase` (every phase is reported, 0 when none).
     public static let images = "mir_images"
 
+    /// Counter (no labels): ManagedImages read from the controller's cache (by name, or through the children index).
+    /// Per reconcile it is the image's ancestor chain plus its children, whatever the size of the fleet.
+    public static let cacheObjectsRead = "mir_cache_objects_read_total"
+    /// Counter (no labels): ManagedImage specs decoded from JSON — at most once per object and resourceVersion.
+    public static let specDecodes = "mir_spec_decodes_total"
+
     /// The `code` label value for a successful ECR call.
     public static let ecrSuccessCode = "OK"
 

@@ -23,8 +23,32 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Images to plan.")
     var planImages = 10_000
 
-    @Option(help: "ManagedImages the controller reconciles (local control plane, simulated job runner, embedded registry).")
+    @Option(help: "ManagedImages the in-process controller benchmark reconciles (local control plane, simulated job runner, embedded registry).")
     var controllerImages = 100
+
+    @Option(help: "Sections to run, comma-separated: registry, planner, inprocess, reconcile, controller, ecr.")
+    var sections = "registry,planner,inprocess,reconcile,controller,ecr"
+
+    @Option(help: "Cache sizes for the per-reconcile cost (one steady reconcile with this many images cached), comma-separated.")
+    var reconcileSizes = "100,1000,10000"
+
+    @Option(help: "Fleet sizes for the controller benchmark (`mir dev` + `mir run` processes), comma-separated.")
+    var sizes = "100,1000"
+
+    @Flag(help: "Also run the controller benchmark at 10,000 images.")
+    var large = false
+
+    @Option(help: "Fleet sizes for the ECR benchmark (mir apply and the boto3 baseline against moto), comma-separated.")
+    var ecrSizes = "100,1000"
+
+    @Option(help: "Seconds of idle CPU measured after all images are Ready.")
+    var idleSeconds = 60
+
+    @Option(help: "Seconds to wait for all images to be Ready.")
+    var readyTimeout = 1800
+
+    @Option(help: "The mir executable (default: next to mir-bench).")
+    var mir: String?
 
     func run() async throws {
         LoggingSystem.bootstrap { label in
@@ -35,10 +59,105 @@ struct Bench: AsyncParsableCommand {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("mir-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
+        let chosen = Set(sections.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
         print("mir-bench (times are this machine's; counts are exact)")
-        try await registryBenchmark(scratch.appendingPathComponent("registry"))
-        try planBenchmark()
-        try await controllerBenchmark(scratch.appendingPathComponent("controller"))
+        print(machineDescription())
+        if chosen.contains("registry") { try await registryBenchmark(scratch.appendingPathComponent("registry")) }
+        if chosen.contains("planner") { try planBenchmark() }
+        if chosen.contains("inprocess") { try await controllerBenchmark(scratch.appendingPathComponent("controller")) }
+        if chosen.contains("reconcile") { try await reconcileCost(scratch) }
+        if chosen.contains("controller") { try await controllerScale(scratch) }
+        if chosen.contains("ecr") { try await ecrComparison(scratch) }
+    }
+
+    func mirExecutable() -> URL {
+        if let mir { return URL(fileURLWithPath: mir) }
+        return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("mir")
+    }
+
+    func machineDescription() -> String {
+        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let model = cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }?.split(separator: ":").last?
+            .trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
+        let memory = Double(ProcessInfo.processInfo.physicalMemory) / Double(1 << 30)
+        return "machine: \(ProcessInfo.processInfo.activeProcessorCount) cores (\(model)), \(String(format: "%.0f", memory)) GiB, "
+            + "load average \(((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").prefix(3).joined(separator: " "))"
+    }
+
+    func reconcileCost(_ scratch: URL) async throws {
+        let sizes = reconcileSizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let rows = try await ReconcileCostBenchmark(scratch: scratch, reconciles: 200).run(sizes: sizes)
+        guard let base = rows.first else { return }
+        print("""
+
+            one steady reconcile (a child image and its parent) with N ManagedImages in the cache (200 reconciles each)
+            | N cached | CPU per reconcile | ratio vs \(base.size) | cache objects read | specs decoded | registry calls | API requests |
+            |---|---|---|---|---|---|---|
+            """)
+        for row in rows {
+            print("| \(row.size) | \(String(format: "%.2f ms", row.cpuPerReconcile * 1000)) | \(String(format: "%.2f", row.cpuPerReconcile / base.cpuPerReconcile)) "
+                  + "| \(String(format: "%.2f", row.objectsRead)) | \(String(format: "%.2f", row.specsDecoded)) "
+                  + "| \(String(format: "%.2f", row.registryCalls)) | \(String(format: "%.2f", row.apiRequests)) |")
+        }
+    }
+
+    func controllerScale(_ scratch: URL) async throws {
+        guard let crd = LocalControlPlane.findManagedImageCRD() else {
+            throw ValidationError("run mir-bench from the repository (it reads \(LocalControlPlane.crdPath))")
+        }
+        var fleet = sizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        if large && !fleet.contains(10_000) { fleet.append(10_000) }
+        let bench = ControllerScaleBenchmark(mir: mirExecutable(), crd: crd, scratch: scratch, idleWindow: .seconds(idleSeconds),
+                                             readyTimeout: .seconds(readyTimeout))
+        var rows: [ControllerScaleBenchmark.Row] = []
+        for size in fleet {
+            print("controller at \(size) images: running (mir dev + mir run processes; simulated jobs)…")
+            let row = try await bench.run(size: size)
+            rows.append(row)
+            print("  ecr calls in the steady pass: \(row.ecrCalls.sorted { $0.key < $1.key }.map { "\($0.key) \(Int($0.value))" }.joined(separator: ", "))")
+        }
+        func d(_ x: Duration?) -> String { x.map { String(format: "%.1f s", seconds($0)) } ?? "not reached" }
+        func mb(_ bytes: Int) -> String { String(format: "%.0f MB", Double(bytes) / 1e6) }
+        let base = rows.first
+        print("""
+
+            controller (mir run: 4 workers, maxConcurrentBuilds 50; mir dev: simulated jobs; a tenth of the images are parents)
+            | images | all Ready | mir run CPU (create) | mir dev CPU (create) | mir run peak RSS | mir dev peak RSS | mir run idle CPU (\(idleSeconds) s) | /readyz after restart | steady reconcile: CPU | ratio vs \(base?.size ?? 0) | cache reads | specs decoded | ECR calls | SIGTERM→exit after ready | SIGTERM→exit in start-up |
+            |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
+            """)
+        for row in rows {
+            let ratio = base.map { $0.cpuPerSteadyReconcile > 0 ? row.cpuPerSteadyReconcile / $0.cpuPerSteadyReconcile : 0 } ?? 0
+            print("| \(row.size) | \(d(row.timeToReady))\(row.timeToReady == nil ? " (\(row.readyCount) Ready)" : "") "
+                  + "| \(String(format: "%.1f s", row.runCPUCreate)) | \(String(format: "%.1f s", row.devCPUCreate)) "
+                  + "| \(mb(row.runPeakRSS)) | \(mb(row.devPeakRSS)) | \(String(format: "%.2f %%", row.idleCPUPercent)) "
+                  + "| \(d(row.readyzAfterRestart)) | \(String(format: "%.2f ms", row.cpuPerSteadyReconcile * 1000)) "
+                  + "| \(String(format: "%.2f", ratio)) | \(String(format: "%.2f", row.cacheReadsPerReconcile)) "
+                  + "| \(String(format: "%.2f", row.decodesPerReconcile)) | \(String(format: "%.2f", row.ecrCallsPerReconcile)) "
+                  + "| \(d(row.sigtermAfterReady)) (exit \(row.sigtermAfterReadyStatus)) | \(d(row.sigtermStartUp)) (exit \(row.sigtermStartUpStatus)) |")
+        }
+        print("(per reconcile: over the restart's pass, in which every image is reconciled once with nothing to change)")
+    }
+
+    func ecrComparison(_ scratch: URL) async throws {
+        let root = LocalControlPlane.findManagedImageCRD()?.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+        let bench = ECRBenchmark(mir: mirExecutable(), baseline: root.appendingPathComponent("bench/boto3_reconciler.py"), scratch: scratch)
+        let rows = try await bench.run(sizes: ecrSizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) })
+        func w(_ d: Duration) -> String { String(format: "%.1f s", seconds(d)) }
+        print("""
+
+            ECR against moto: mir apply vs the boto3 BASELINE (bench/boto3_reconciler.py: checks policies only)
+            | images | pass | mir apply calls | analytic minimum (mir's checks) | mir apply wall | baseline calls | analytic minimum (baseline's checks) | baseline wall |
+            |---|---|---|---|---|---|---|---|
+            """)
+        for row in rows {
+            print("| \(row.size) | first converge | \(row.mirFirst.total) | \(row.minimumFirst) | \(w(row.mirFirst.wall)) | \(row.baseFirst.total) | \(row.minimumFirst) | \(w(row.baseFirst.wall)) |")
+            print("| \(row.size) | steady | \(row.mirSteady.total) | \(row.minimumSteadyMir) | \(w(row.mirSteady.wall)) | \(row.baseSteady.total) | \(row.minimumSteadyBaseline) | \(w(row.baseSteady.wall)) |")
+        }
+        for row in rows {
+            print("N=\(row.size): mir steady \(row.mirSteady.calls.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")); "
+                  + "baseline steady \(row.baseSteady.calls.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))")
+        }
     }
 
     func registryBenchmark(_ directory: URL) async throws {

@@ -8,6 +8,8 @@ import MirModel
 import MirTelemetry
 import NIOCore
 import ServiceLifecycle
+import Synchronization
+import UnixSignals
 
 /// `mir run`: the controller. `--source cluster` watches ManagedImage resources; `--source files:DIR` re-reads a
 /// GitOps directory on change or interval. Both feed the same planner as `mir apply`; builds run as Kubernetes Jobs.
@@ -95,6 +97,14 @@ struct Run: AsyncParsableCommand {
         try await runReportingErrors {
             // Metrics and logging backends come first: anything created before would not be exported.
             Telemetry.bootstrapLogging(format: logFormat.format)
+            // SIGTERM/SIGINT are trapped from the start: one that arrives before the service group runs (start-up)
+            // still ends the process cleanly (exit 0), not by the signal's default action.
+            let early = EarlyShutdown()
+            let trapped = await UnixSignalsSequence(trapping: [.sigterm, .sigint])
+            let signalWatcher = Task {
+                for await _ in trapped { if let group = early.signal() { await group.triggerGracefulShutdown() } }
+            }
+            defer { signalWatcher.cancel() }
             let metrics = Telemetry.bootstrap()
             var config = try common.loadConfig()
             if allowEmpty { config.allowEmpty = true }
@@ -152,11 +162,15 @@ struct Run: AsyncParsableCommand {
                 }
             }
             let group = Telemetry.makeServiceGroup(services: [service], telemetry: telemetry, logger: logger)
-            do {
-                try await group.run()
-            } catch let lost as LeaderElectionLost {
-                // As controller-runtime: exit 1 so the process restarts as a candidate.
-                throw CLIError.failed("\(lost) (Lease \(lost.lease), identity \(lost.identity))")
+            if early.install(group) {
+                do {
+                    try await group.run()
+                } catch let lost as LeaderElectionLost {
+                    // As controller-runtime: exit 1 so the process restarts as a candidate.
+                    throw CLIError.failed("\(lost) (Lease \(lost.lease), identity \(lost.identity))")
+                } catch where early.signalled {
+                    // Signalled between install and run: the group refuses to start; that is a clean stop.
+                }
             }
             say("mir run: stopped")
         }
@@ -215,4 +229,22 @@ struct DurationArgument: ExpressibleByArgument, Sendable {
 func hostPort(_ address: SocketAddress) -> String {
     let host = address.ipAddress ?? "?"
     return (host.contains(":") ? "[\(host)]" : host) + ":\(address.port ?? 0)"
+}
+
+/// A shutdown signal seen before the service group exists: the group is not started then.
+final class EarlyShutdown: Sendable {
+    private let state = Mutex<(group: ServiceGroup?, signalled: Bool)>((nil, false))
+
+    /// Records a signal; returns the group to shut down, if it exists.
+    func signal() -> ServiceGroup? { state.withLock { $0.signalled = true; return $0.group } }
+
+    /// Registers the group; false when a signal came first (do not run it).
+    func install(_ group: ServiceGroup) -> Bool {
+        state.withLock { s in
+            s.group = group
+            return !s.signalled
+        }
+    }
+
+    var signalled: Bool { state.withLock { $0.signalled } }
 }

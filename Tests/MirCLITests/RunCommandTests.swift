@@ -251,4 +251,53 @@ import Glibc
         second.send(SIGTERM)
         #expect(await second.finish(timeout: .seconds(40)).status == 0)
     }
+
+    /// SIGTERM during start-up (caches still listing 300 ManagedImages) and after readiness (with reconciles in
+    /// flight): `mir run` stops taking work, cancels what is in flight, releases the Lease and exits 0. The bound is
+    /// only a test timeout (the machine is shared); the exit itself is what is asserted.
+    @Test(.timeLimit(.minutes(5))) func sigtermDuringStartUpAndAfterReadinessExitsZeroAndReleasesTheLease() async throws {
+        try await Self.withDevCluster(sigterm)
+    }
+
+    func sigterm(_ cluster: DevCluster) async throws {
+        let kubectl = cluster.kubectl
+        let fleet = (0..<300).map { i in
+            """
+            apiVersion: mir.dev/v1alpha1
+            kind: ManagedImage
+            metadata:
+              name: fleet-\(i)
+            spec:
+              base: \(i % 10 == 0 ? "{imageType: standard}" : "{managedImage: fleet-\(i - i % 10)}")
+            \(i % 10 == 0 ? "  pythonVersion: \"3.12\"\n" : "")  pipRequirements: [{name: requests}]
+            """
+        }.joined(separator: "\n---\n")
+        try fleet.write(toFile: cluster.dir.path("fleet.yaml"), atomically: true, encoding: .utf8)
+        let applied = try await kubectl.run("apply", "-f", cluster.dir.path("fleet.yaml"))
+        #expect(applied.status == 0, "\(applied.output.suffix(2000))")
+
+        // During start-up: as soon as it says what it watches, before /readyz.
+        let early = try cluster.startRun()
+        #expect(await early.waitForOutput(containing: "mir run: watching"))
+        early.send(SIGTERM)
+        let earlyExit = await early.finish(timeout: .seconds(60))
+        #expect(!earlyExit.bySignal && earlyExit.status == 0, "status \(earlyExit.status): \(earlyExit.stderr.suffix(2000))")
+        #expect(earlyExit.stdout.contains("mir run: stopped"), "\(earlyExit.stdout)")
+        let earlyIdentity = earlyExit.stdout.firstMatch(of: #/leader election on Lease \S+ as (\S+)/#).map { String($0.1) }
+        let holder = try await Self.leaseHolder(kubectl)
+        #expect(holder.isEmpty || holder != earlyIdentity, "the lease is not left held: \(holder)")
+
+        // After readiness, while it works through the fleet.
+        let late = try cluster.startRun()
+        let (_, probes) = try await Self.endpoints(of: late)
+        #expect(await Self.waitForOK(probes + "/readyz"), "readyz never passed: \(late.stderr.suffix(2000))")
+        #expect(await late.waitForOutput(containing: "became leader"))
+        #expect(await late.waitForOutput(containing: "starting workers"))
+        late.send(SIGTERM)
+        let lateExit = await late.finish(timeout: .seconds(60))
+        #expect(!lateExit.bySignal && lateExit.status == 0, "status \(lateExit.status): \(lateExit.stderr.suffix(2000))")
+        #expect(lateExit.stdout.contains("mir run: stopped"))
+        #expect(lateExit.stderr.contains("released the lease"), "\(lateExit.stderr.suffix(2000))")
+        #expect(try await Self.leaseHolder(kubectl).isEmpty, "the lease is released on shutdown")
+    }
 }

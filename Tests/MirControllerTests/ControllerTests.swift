@@ -237,8 +237,14 @@ import Testing
             if !restored { try await Task.sleep(for: .milliseconds(100)) }
         }
         #expect(restored)
-        let events = try await h.events(reason: "LifecyclePolicyApplied", object: "drift")
-        #expect(events.contains { $0.message?.contains("drifted") == true })
+        // The event is recorded just after the policy is put: poll for it.
+        var events: [Event] = []
+        while ContinuousClock.now < deadline {
+            events = try await h.events(reason: "LifecyclePolicyApplied", object: "drift")
+            if events.contains(where: { $0.message?.contains("drifted") == true }) { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(events.contains { $0.message?.contains("drifted") == true }, "\(events.map { ($0.message ?? "", $0.count ?? 0) })")
     }
 
     @Test func twoReplicasElectOneLeaderAndTheOtherTakesOver() async throws {

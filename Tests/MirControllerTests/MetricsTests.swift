@@ -28,6 +28,10 @@ import Testing
         #expect(try metrics.expectCounter("workqueue_adds_total", queue).totalValue > 0)
         #expect(try metrics.expectGauge("workqueue_depth", queue).lastValue != nil)
         #expect(try !metrics.expectTimer("workqueue_work_duration_seconds", queue).values.isEmpty)
+        #expect(try !metrics.expectTimer("workqueue_queue_duration_seconds", queue).values.isEmpty)
+        #expect(try metrics.expectGauge("workqueue_unfinished_work_seconds", queue).lastValue != nil)
+        #expect(try metrics.expectGauge("workqueue_longest_running_processor_seconds", queue).lastValue != nil)
+        #expect(try metrics.expectCounter("mir_spec_decodes_total", []).totalValue >= 1)
         #expect(try metrics.expectGauge("controller_runtime_max_concurrent_reconciles", [controller]).lastValue == 2)
         #expect(try metrics.expectGauge("controller_runtime_active_workers", [controller]).values.contains { $0 >= 1 })
         #expect(try metrics.expectGauge("leader_election_master_status", [("name", "metrics-lease")]).lastValue == 1)
@@ -40,5 +44,26 @@ import Testing
         run.cancel()
         await run.value
         #expect(try metrics.expectGauge("leader_election_master_status", [("name", "metrics-lease")]).lastValue == 0)
+    }
+
+    /// A reconcile that fails (the build namespace does not exist) is re-added through the rate limiter:
+    /// `workqueue_retries_total` counts it.
+    @Test func failedReconcilesCountAsRetries() async throws {
+        let metrics = TestMetrics()
+        ControllerMetrics.useFactory(metrics)
+        defer { ControllerMetrics.useFactory(nil) }
+        let h = try await ControllerHarness(buildDelay: .milliseconds(50))
+        defer { Task { await h.stop() } }
+        var config = h.config
+        config.builder.buildNamespace = "no-such-namespace"
+        let run = h.start(h.manager(config, options: ControllerOptions(maxConcurrentReconciles: 1, waitInterval: .milliseconds(200))))
+        try await h.create("retried", spec: spec())
+        try await h.waitFor("retried", "BuildNotStarted") { condition($0, "Ready")?.reason == "BuildNotStarted" }
+        try await Task.sleep(for: .milliseconds(100))
+        let queue = [("controller", "managedimage"), ("name", "managedimage")]
+        #expect(try metrics.expectCounter("workqueue_retries_total", queue).totalValue >= 1)
+        #expect(try metrics.expectCounter("controller_runtime_reconcile_total", [("controller", "managedimage"), ("result", "error")]).totalValue >= 1)
+        run.cancel()
+        await run.value
     }
 }

@@ -1,0 +1,200 @@
+import ECRFaultInjection
+import Foundation
+import KubeClient
+import Logging
+import MirBuild
+import MirController
+import MirCore
+import MirECR
+import MirLocalRegistry
+import MirModel
+import MirRegistry
+import MirTestSupport
+import Testing
+
+/// Issue 9 §1–2: a reconcile's counted work does not grow with the fleet; ECR is read per image, and listed once per
+/// resync by the garbage-collection pass. Everything here is counted, never timed.
+@Suite(.timeLimit(.minutes(5))) struct ScaleTests {
+    /// A fleet of `size` ManagedImages (a tenth parents, each with nine children), as the reflector would cache them.
+    static func fleet(_ size: Int) throws -> [ManagedImageResource] {
+        try (0..<size).map { i in
+            let parent = i % 10 == 0 ? nil : "fleet-\(i - i % 10)"
+            var o = try ManagedImageResource(name: "fleet-\(i)", spec: spec(pip: ["requests", "pkg\(i % 97)"], parent: parent))
+            o.metadata.uid = "uid-fleet-\(i)"
+            o.metadata.resourceVersion = "\(i + 1)"
+            return o
+        }
+    }
+
+    static func view(with objects: [ManagedImageResource]) -> CachedClusterView {
+        let images = ObjectStore<ManagedImageResource>(indexers: CachedClusterView.imageIndexers)
+        for o in objects { images.put(o.metadata.name ?? "", o) }
+        return CachedClusterView(images: images, jobs: ObjectStore<Job>())
+    }
+
+    @Test func specsAreDecodedOncePerResourceVersionAndChildrenComeFromTheIndex() throws {
+        let view = Self.view(with: try Self.fleet(1000))
+        for _ in 0..<3 { #expect(view.childNames(of: "fleet-20") == (21...29).map { "fleet-\($0)" }.sorted()) }
+        // Nine children decoded once each; reading them twice more decodes nothing.
+        #expect(view.work.specsDecoded == 9)
+        #expect(view.work.objectsRead == 27)
+        // A new resourceVersion of one child is decoded again (once).
+        var changed = try #require(view.images.get("fleet-21"))
+        changed.metadata.resourceVersion = "9999"
+        view.images.put("fleet-21", changed)
+        _ = view.childNames(of: "fleet-20")
+        _ = view.childNames(of: "fleet-20")
+        #expect(view.work.specsDecoded == 10)
+        #expect(view.childNames(of: "fleet-21").isEmpty)
+    }
+
+    struct SteadyCost: Equatable {
+        var objectsRead: Int
+        var specsDecoded: Int
+        var registryCalls: [String: Int]
+        var apiRequests: Int
+    }
+
+    /// The same steady reconcile of one child image against fleets of 100 and 2,000 cached images costs exactly the
+    /// same: cache objects read, specs decoded, registry calls and Kubernetes API requests.
+    @Test func aSteadyReconcileCostsTheSameAtEveryFleetSize() async throws {
+        let h = try await ControllerHarness(buildDelay: .milliseconds(10))
+        defer { Task { await h.stop() } }
+        let run = h.start(h.manager())
+        try await h.create("scale-parent", spec: spec(pip: ["numpy"]))
+        try await h.create("scale-child", spec: spec(pip: ["pandas"], parent: "scale-parent"))
+        try await h.waitFor("scale-child", "Ready") { $0.status?.phase == "Ready" }
+        run.cancel()
+        await run.value
+
+        var costs: [Int: SteadyCost] = [:]
+        for size in [100, 2000] {
+            let real = [try await h.image("scale-parent"), try await h.image("scale-child")]
+            let view = Self.view(with: try Self.fleet(size) + real)
+            let calls = CallCounter()
+            let reconciler = ManagedImageReconciler(
+                client: h.client, registry: CountingRegistry(h.registry, counter: calls), config: h.config,
+                scheduler: BuildScheduler(maxConcurrentBuilds: 4), events: EventRecorder(client: h.client, instance: "scale"), view: view)
+            #expect(try await reconciler.reconcile("scale-child") == .done)  // warms the memo
+            let read = view.work.objectsRead, decoded = view.work.specsDecoded, before = calls.calls
+            h.plane.requests.reset()
+            #expect(try await reconciler.reconcile("scale-child") == .done)
+            let after = calls.calls
+            costs[size] = SteadyCost(
+                objectsRead: view.work.objectsRead - read, specsDecoded: view.work.specsDecoded - decoded,
+                registryCalls: after.merging(before.mapValues { -$0 }, uniquingKeysWith: +).filter { $0.value != 0 },
+                apiRequests: h.plane.requests.total)
+        }
+        let small = try #require(costs[100]), large = try #require(costs[2000])
+        #expect(small == large)
+        // The chain (the parent) is read from the cache; the image itself is the live object; no child.
+        #expect(small.objectsRead == 1)
+        #expect(small.specsDecoded <= 1)
+        // One repository, read by name: DescribeRepositories(names: [it]), its tags, policy and images (+ the digest).
+        #expect(small.registryCalls["DescribeRepositories"] == 1)
+        #expect(small.registryCalls["ListTagsForResource"] == 1)
+        #expect(small.registryCalls["GetLifecyclePolicy"] == 1)
+        #expect(small.registryCalls["ListImages"] == 1)
+    }
+
+    /// A steady resync at N images costs N × 4 per-image reads plus ceil(N / page) listing calls, counted on the
+    /// wire by the fault-injecting ECR fake with real pagination (moto behind it).
+    @Test func aSteadyResyncIsPerImageReadsPlusOneSharedListing() async throws {
+        try await MotoServer.with { moto in
+            let proxy = try await FaultInjectingServer.start(upstream: moto.url)
+            proxy.plan.add(.ecrPagination())
+            var logger = Logger(label: "mir.ecr.test")
+            logger.logLevel = .error
+            let environment = ["AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_EC2_METADATA_DISABLED": "true",
+                               "HOME": "/nonexistent"]
+            let ecr = try await ECRRegistry.make(region: "us-east-1", endpointURL: proxy.url.absoluteString, profile: nil,
+                                                 environment: environment, logger: logger)
+            do {
+                let config = MirConfig()
+                let size = 25, page = 10
+                let images = try DesiredStateResolver.resolve(
+                    (0..<size).map { ManagedImage(name: "resync-\($0)", spec: spec(pip: ["requests"])) }, config: config)
+                for image in images {
+                    _ = try await ecr.createRepository(name: image.repositoryName,
+                                                       tags: OwnershipTags.tags(image: image.name, deletionPolicy: .delete))
+                    try await ecr.putLifecyclePolicy(repositoryName: image.repositoryName,
+                                                     policyText: image.lifecyclePolicy.canonicalText)
+                }
+                // A repository outside the prefix is listed but never read further.
+                _ = try await ecr.createRepository(name: "other/outside", tags: [])
+                proxy.clearLog()
+
+                let records = FileBuildRecordStore(directory: try temporaryDirectory("resync").path)
+                for image in images {
+                    let desired = DesiredState(images: [image], isComplete: false, repositoryPrefix: config.repositoryPrefix,
+                                               platformVersion: config.platformVersion)
+                    let observed = try await ImageObserver(registry: ecr, records: records).observe(desired)
+                    let plan = Planner.plan(desired: desired, observed: observed, options: PlanOptions(maxDeletions: 0))
+                    #expect(plan.actions.allSatisfy { if case .build = $0 { true } else { false } }, "\(plan.actions)")
+                }
+                let report = try await RegistryGarbageCollector(registry: ecr, config: config, pageSize: page)
+                    .collect(images: Set(images.map(\.name)), complete: true)
+                #expect(report.listed == size && report.orphans.isEmpty && report.deleted.isEmpty)
+
+                let describes = proxy.requests(for: "DescribeRepositories")
+                let byName = describes.filter { $0.jsonBody?["repositoryNames"] != nil }
+                #expect(byName.count == size)
+                #expect(describes.count - byName.count == (size + 1 + page - 1) / page)  // ceil((N + 1) / page) pages
+                #expect(proxy.requests(for: "ListTagsForResource").count == size)
+                #expect(proxy.requests(for: "GetLifecyclePolicy").count == size)
+                #expect(proxy.requests(for: "ListImages").count == size)
+                #expect(proxy.requests.count == size * 4 + (size + page) / page)
+            } catch {
+                try? await ecr.shutdown()
+                await proxy.stop()
+                throw error
+            }
+            try? await ecr.shutdown()
+            await proxy.stop()
+        }
+    }
+
+    /// The garbage-collection pass deletes only repositories mir owns, whose spec is gone and whose recorded policy
+    /// is Delete — through the Planner's rules — and nothing while the set of images may be partial.
+    @Test func garbageCollectionFollowsThePlannersDeletionRules() async throws {
+        let directory = try temporaryDirectory("gc")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let registry = try LocalRegistry(directory: directory.path)
+        _ = try await registry.createRepository(name: "mir/live", tags: OwnershipTags.tags(image: "live", deletionPolicy: .delete))
+        _ = try await registry.createRepository(name: "mir/gone", tags: OwnershipTags.tags(image: "gone", deletionPolicy: .delete))
+        _ = try await registry.createRepository(name: "mir/kept", tags: OwnershipTags.tags(image: "kept", deletionPolicy: .retain))
+        _ = try await registry.createRepository(name: "mir/theirs", tags: [])
+        _ = try await registry.createRepository(name: "elsewhere/gone", tags: OwnershipTags.tags(image: "gone", deletionPolicy: .delete))
+        let collector = RegistryGarbageCollector(registry: registry, config: MirConfig())
+
+        let partial = try await collector.collect(images: ["live"], complete: false)
+        #expect(partial.orphans == ["mir/gone", "mir/kept", "mir/theirs"])
+        #expect(partial.deleted.isEmpty)
+        #expect(!partial.warnings.isEmpty)
+
+        let report = try await collector.collect(images: ["live"], complete: true)
+        #expect(report.deleted == ["mir/gone"])
+        let left = try await registry.describeRepositories(names: nil, maxResults: 1000, nextToken: nil).items.map(\.name).sorted()
+        #expect(left == ["elsewhere/gone", "mir/kept", "mir/live", "mir/theirs"])
+    }
+
+    /// The running controller collects garbage once its caches have synced: an owned repository whose ManagedImage
+    /// is gone (removed while the controller was away) is deleted; a live image's repository is not.
+    @Test func theManagerCollectsOrphanedRepositoriesAfterSync() async throws {
+        let h = try await ControllerHarness(buildDelay: .milliseconds(10))
+        defer { Task { await h.stop() } }
+        _ = try await h.registry.createRepository(name: "mir/orphan", tags: OwnershipTags.tags(image: "orphan", deletionPolicy: .delete))
+        try await h.create("kept", spec: spec())
+        let manager = h.manager()
+        let run = h.start(manager)
+        try await h.waitFor("kept", "Ready") { $0.status?.phase == "Ready" }
+        let deadline = ContinuousClock.now + .seconds(60)
+        while manager.garbageCollectionPasses == 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        run.cancel()
+        await run.value
+        let report = try #require(manager.lastGarbageCollection)
+        #expect(report.deleted == ["mir/orphan"], "\(report)")
+        let left = try await h.registry.describeRepositories(names: nil, maxResults: 1000, nextToken: nil).items.map(\.name)
+        #expect(left.contains("mir/kept") && !left.contains("mir/orphan"), "\(left)")
+    }
+}
