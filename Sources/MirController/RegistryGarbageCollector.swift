@@ -42,6 +42,7 @@ public struct RegistryGarbageCollector: Sendable {
     /// synced), and then nothing is deleted.
     public func collect(images: Set<String>, complete: Bool) async throws -> Report {
         let prefix = config.repositoryPrefix
+        let identity = OwnershipIdentity.anyManagedImage(config)
         var report = Report()
         var listed: [RepositoryDescription] = []
         var token: String?
@@ -72,14 +73,21 @@ public struct RegistryGarbageCollector: Sendable {
             } catch let error as RegistryError where error.code == .repositoryNotFound {
                 continue
             }
+            // Only repositories a ManagedImage of this installation created: not the file source's, not legacy ones
+            // without a recorded owner (the source that has their spec claims them), not another installation's.
+            guard repo.ownership(for: identity) != .unclaimed else { continue }
             repositories[description.name] = repo
         }
         // The desired side holds no image for these repositories (that is what makes them orphans): the planner sees
         // only the orphans and applies its deletion rules to them.
-        let desired = DesiredState(images: [], isComplete: complete, repositoryPrefix: prefix, platformVersion: config.platformVersion)
+        let desired = DesiredState(images: [], isComplete: complete, repositoryPrefix: prefix, platformVersion: config.platformVersion,
+                                   ownership: identity)
         let observed = ObservedState(repositories: repositories, repositoriesListed: true, degradedCapabilities: degraded)
+        // The planner's desired side is empty by construction here; the cluster's is empty only when it has no images.
+        var options = self.options
+        options.allowEmpty = options.allowEmpty || config.allowEmpty || !images.isEmpty
         let plan = Planner.plan(desired: desired, observed: observed, options: options)
-        report.warnings += plan.warnings
+        report.warnings += plan.warnings.map(\.description)
         for action in plan.actions {
             guard case .deleteRepository(let name, let force) = action else { continue }
             do {

@@ -32,11 +32,20 @@ public struct OwnershipIdentity: Sendable, Hashable {
     /// Whether repositories tagged only `mir.dev/managed-by=mir` (made before installations were recorded) count as
     /// this installation's: true for the default installation (no `installation` in the config).
     public var claimsLegacy: Bool
+    /// `owner` is a prefix that every owner of this identity starts with (the controller's garbage collection speaks
+    /// for all ManagedImages at once: `managedimage/`).
+    public var ownerIsPrefix: Bool
 
-    public init(installation: String, owner: String, claimsLegacy: Bool) {
+    public init(installation: String, owner: String, claimsLegacy: Bool, ownerIsPrefix: Bool = false) {
         self.installation = installation
         self.owner = owner
         self.claimsLegacy = claimsLegacy
+        self.ownerIsPrefix = ownerIsPrefix
+    }
+
+    /// Whether a recorded owner is this identity's.
+    public func owns(_ recorded: String) -> Bool {
+        ownerIsPrefix ? recorded.hasPrefix(owner) : recorded == owner
     }
 
     /// The owner recorded by the file source (`mir apply`, `mir run --source files:`).
@@ -53,6 +62,13 @@ public struct OwnershipIdentity: Sendable, Hashable {
     /// A ManagedImage's identity under `config`.
     public static func managedImage(uid: String, config: MirConfig) -> OwnershipIdentity {
         OwnershipIdentity(installation: config.installationID, owner: managedImageOwner(uid: uid), claimsLegacy: config.installation == nil)
+    }
+
+    /// Every ManagedImage of the installation under `config` (the controller's garbage collection). Claims no legacy
+    /// repository: one without a recorded owner may be the file source's, and only the source that has its spec
+    /// claims it.
+    public static func anyManagedImage(_ config: MirConfig) -> OwnershipIdentity {
+        OwnershipIdentity(installation: config.installationID, owner: managedImageOwner(uid: ""), claimsLegacy: false, ownerIsPrefix: true)
     }
 }
 
@@ -168,7 +184,7 @@ public struct ObservedRepository: Sendable, Hashable {
         }
         guard installation == identity.installation else { return .foreign(.otherInstallation(installation)) }
         guard let owner = value(OwnershipTags.ownerKey) else { return .unclaimed }
-        return owner == identity.owner ? .mine : .foreign(.otherOwner(owner))
+        return identity.owns(owner) ? .mine : .foreign(.otherOwner(owner))
     }
 
     /// The deletion policy recorded on the repository; nil when unknown or absent (treated as Retain).

@@ -116,7 +116,7 @@ import Testing
                     (0..<size).map { ManagedImage(name: "resync-\($0)", spec: spec(pip: ["requests"])) }, config: config)
                 for image in images {
                     _ = try await ecr.createRepository(name: image.repositoryName,
-                                                       tags: OwnershipTags.tags(image: image.name, deletionPolicy: .delete))
+                                                       tags: OwnershipTags.tags(image: image.name, deletionPolicy: .delete, ownership: .files(config)))
                     try await ecr.putLifecyclePolicy(repositoryName: image.repositoryName,
                                                      policyText: image.lifecyclePolicy.canonicalText)
                 }
@@ -160,22 +160,26 @@ import Testing
         let directory = try temporaryDirectory("gc")
         defer { try? FileManager.default.removeItem(at: directory) }
         let registry = try LocalRegistry(directory: directory.path)
-        _ = try await registry.createRepository(name: "mir/live", tags: OwnershipTags.tags(image: "live", deletionPolicy: .delete))
-        _ = try await registry.createRepository(name: "mir/gone", tags: OwnershipTags.tags(image: "gone", deletionPolicy: .delete))
-        _ = try await registry.createRepository(name: "mir/kept", tags: OwnershipTags.tags(image: "kept", deletionPolicy: .retain))
+        let config = MirConfig()
+        func byImage(_ name: String) -> OwnershipIdentity { .managedImage(uid: "uid-\(name)", config: config) }
+        _ = try await registry.createRepository(name: "mir/live", tags: OwnershipTags.tags(image: "live", deletionPolicy: .delete, ownership: byImage("live")))
+        _ = try await registry.createRepository(name: "mir/gone", tags: OwnershipTags.tags(image: "gone", deletionPolicy: .delete, ownership: byImage("gone")))
+        _ = try await registry.createRepository(name: "mir/kept", tags: OwnershipTags.tags(image: "kept", deletionPolicy: .retain, ownership: byImage("kept")))
+        // Made by `mir apply` (the file source): not a ManagedImage's, so never the controller's to collect.
+        _ = try await registry.createRepository(name: "mir/files-made", tags: OwnershipTags.tags(image: "files-made", deletionPolicy: .delete, ownership: .files(config)))
         _ = try await registry.createRepository(name: "mir/theirs", tags: [])
-        _ = try await registry.createRepository(name: "elsewhere/gone", tags: OwnershipTags.tags(image: "gone", deletionPolicy: .delete))
+        _ = try await registry.createRepository(name: "elsewhere/gone", tags: OwnershipTags.tags(image: "gone", deletionPolicy: .delete, ownership: byImage("gone")))
         let collector = RegistryGarbageCollector(registry: registry, config: MirConfig())
 
         let partial = try await collector.collect(images: ["live"], complete: false)
-        #expect(partial.orphans == ["mir/gone", "mir/kept", "mir/theirs"])
+        #expect(partial.orphans == ["mir/files-made", "mir/gone", "mir/kept", "mir/theirs"])
         #expect(partial.deleted.isEmpty)
         #expect(!partial.warnings.isEmpty)
 
         let report = try await collector.collect(images: ["live"], complete: true)
         #expect(report.deleted == ["mir/gone"])
         let left = try await registry.describeRepositories(names: nil, maxResults: 1000, nextToken: nil).items.map(\.name).sorted()
-        #expect(left == ["elsewhere/gone", "mir/kept", "mir/live", "mir/theirs"])
+        #expect(left == ["elsewhere/gone", "mir/files-made", "mir/kept", "mir/live", "mir/theirs"])
     }
 
     /// The running controller collects garbage once its caches have synced: an owned repository whose ManagedImage
@@ -183,7 +187,8 @@ import Testing
     @Test func theManagerCollectsOrphanedRepositoriesAfterSync() async throws {
         let h = try await ControllerHarness(buildDelay: .milliseconds(10))
         defer { Task { await h.stop() } }
-        _ = try await h.registry.createRepository(name: "mir/orphan", tags: OwnershipTags.tags(image: "orphan", deletionPolicy: .delete))
+        _ = try await h.registry.createRepository(name: "mir/orphan", tags: OwnershipTags.tags(image: "orphan", deletionPolicy: .delete,
+                                                                                             ownership: .managedImage(uid: "uid-of-a-deleted-image", config: MirConfig())))
         try await h.create("kept", spec: spec())
         let manager = h.manager()
         let run = h.start(manager)
