@@ -184,23 +184,23 @@ public struct SimulateBuilder: ImageBuilder {
 }
 
 /// Refreshes a `Running` record's heartbeat every `BuildRecord.heartbeatInterval` (compare-and-swap) until cancelled.
-final class Heartbeat: Sendable {
+public final class Heartbeat: Sendable {
     let records: any BuildRecordStore
     private let state: Mutex<(record: BuildRecord, failure: (any Error & Sendable)?)>
 
-    init(records: any BuildRecordStore, record: BuildRecord) {
+    public init(records: any BuildRecordStore, record: BuildRecord) {
         self.records = records
         self.state = Mutex((record, nil))
     }
 
     /// The record as last stored, or the error that stopped the heartbeat (e.g. a conflict).
-    func latest() throws -> BuildRecord {
+    public func latest() throws -> BuildRecord {
         let (record, failure) = state.withLock { ($0.record, $0.failure) }
         if let failure { throw failure }
         return record
     }
 
-    func run(interval: Duration = .seconds(BuildRecord.heartbeatInterval)) async {
+    public func run(interval: Duration = .seconds(BuildRecord.heartbeatInterval)) async {
         while !Task.isCancelled {
             do { try await Task.sleep(for: interval) } catch { return }
             guard var record = try? latest() else { return }

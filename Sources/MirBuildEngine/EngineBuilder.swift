@@ -29,6 +29,9 @@ public struct EngineBuilder: ImageBuilder {
 
     public var name: String { engine.kind.rawValue }
     public var isSimulation: Bool { false }
+    /// The builder writes its own records (`Running` with its process and heartbeat, then the outcome), each a
+    /// compare-and-swap on the version it read: the caller must not write the returned record again.
+    public var writesRecords: Bool { true }
 
     /// `<buildsDirectory>/<image>/<tag>`.
     public func buildDirectory(image: String, tag: String) -> String { "\(buildsDirectory)/\(image)/\(tag)" }
@@ -51,22 +54,35 @@ public struct EngineBuilder: ImageBuilder {
                                  parentTag: image.parentTag, pythonVersion: image.pythonVersion, builder: name,
                                  simulated: false, startedAt: Date().millisecondPrecision,
                                  message: "building with \(name); log: \(logPath)")
-        try await records.put(record)
+        record.owner = .current
+        record.heartbeatAt = record.startedAt
+        record.version = try await records.allRecords().first { $0.image == image.name && $0.tag == image.tag }?.version
+        record = try await records.put(record)
+        let heartbeat = Heartbeat(records: records, record: record)
+        let beating = Task { await heartbeat.run() }
+        defer { beating.cancel() }
 
         let outcome: Outcome
         do {
             outcome = try await run(request, dockerfile: folder + "/Dockerfile", log: log, logPath: logPath)
         } catch let error as CancellationError {
+            beating.cancel()
+            await beating.value
+            record = (try? heartbeat.latest()) ?? record
             record.state = .failed
             record.finishedAt = Date().millisecondPrecision
             record.message = "build cancelled; full log: \(logPath)"
             let finished = record
-            try? await Task.detached { try await records.put(finished) }.value
+            _ = try? await Task.detached { try await records.put(finished) }.value
             throw error
         } catch {
             log.write(line: "error: \(error)")
             outcome = .failure(BuildFailure(reason: .buildFailed, step: "engine", cause: "\(error)", logPath: logPath))
         }
+        beating.cancel()
+        await beating.value
+        record = try heartbeat.latest()
+        record.heartbeatAt = nil
         record.finishedAt = Date().millisecondPrecision
         switch outcome {
         case .success(let built):
@@ -82,8 +98,7 @@ public struct EngineBuilder: ImageBuilder {
             record.message = BuildOutputAnalysis.message(failure)
             progress("\(image.name):\(image.tag) FAILED: \(record.message ?? "")")
         }
-        try await records.put(record)
-        return record
+        return try await records.put(record)
     }
 
     enum Outcome {

@@ -52,11 +52,14 @@ public enum AdmissionPolicyGenerator {
         return data
     }
 
+    /// The labels of the three objects (the chart's `mir.admissionLabels` carries the same, plus Helm's own).
+    static let labels: YValue = .map([("app.kubernetes.io/name", "mir"), ("app.kubernetes.io/component", "admission")])
+
     static func params(_ config: MirConfig) throws(InvalidCatalog) -> YValue {
         .map([
             ("apiVersion", "v1"),
             ("kind", "ConfigMap"),
-            ("metadata", .map([("name", .string(paramsName)), ("namespace", .string(paramsNamespace))])),
+            ("metadata", .map([("name", .string(paramsName)), ("namespace", .string(paramsNamespace)), ("labels", labels)])),
             ("data", .map(try paramsData(config).map { ($0.0, YValue.string($0.1)) })),
         ])
     }
@@ -80,7 +83,7 @@ public enum AdmissionPolicyGenerator {
         .map([
             ("apiVersion", "admissionregistration.k8s.io/v1"),
             ("kind", "ValidatingAdmissionPolicy"),
-            ("metadata", .map([("name", .string(policyName))])),
+            ("metadata", .map([("name", .string(policyName)), ("labels", labels)])),
             ("spec", .map([
                 ("failurePolicy", "Fail"),
                 ("paramKind", .map([("apiVersion", "v1"), ("kind", "ConfigMap")])),
@@ -107,7 +110,7 @@ public enum AdmissionPolicyGenerator {
         .map([
             ("apiVersion", "admissionregistration.k8s.io/v1"),
             ("kind", "ValidatingAdmissionPolicyBinding"),
-            ("metadata", .map([("name", .string(bindingName))])),
+            ("metadata", .map([("name", .string(bindingName)), ("labels", labels)])),
             ("spec", .map([
                 ("policyName", .string(policyName)),
                 ("validationActions", .flow(["Deny"])),

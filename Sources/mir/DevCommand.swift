@@ -27,6 +27,17 @@ struct Dev: AsyncParsableCommand {
     var registry: String = "local"
 
     func run() async throws {
+        // Signals are trapped before anything is started or announced: one that arrives during start-up (or right
+        // after the control plane logs that it serves) still ends in a graceful stop, never the default action.
+        let (signals, continuation) = AsyncStream<Int32>.makeStream()
+        var sources: [any DispatchSourceSignal] = []
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig)
+            source.setEventHandler { continuation.yield(sig) }
+            source.resume()
+            sources.append(source)
+        }
         let stateURL = URL(fileURLWithPath: state)
         let kubeconfigURL = URL(fileURLWithPath: kubeconfig)
         guard let crdURL = crd.map({ URL(fileURLWithPath: $0) }) ?? LocalControlPlane.findManagedImageCRD() else {
@@ -47,15 +58,6 @@ struct Dev: AsyncParsableCommand {
         say("mir local control plane (simulated jobs, pushing to local:\(registryPath)) serving on \(running.url.absoluteString)")
         say("kubectl --kubeconfig \(kubeconfigURL.path) get managedimages")
         say("run the controller against it (same registry): \(DevRegistryMarker.runCommand(kubeconfig: kubeconfigURL.path, registryPath: registryPath))")
-        let (signals, continuation) = AsyncStream<Int32>.makeStream()
-        var sources: [any DispatchSourceSignal] = []
-        for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig)
-            source.setEventHandler { continuation.yield(sig) }
-            source.resume()
-            sources.append(source)
-        }
         for await _ in signals { break }
         sources.forEach { $0.cancel() }
         say("stopping")

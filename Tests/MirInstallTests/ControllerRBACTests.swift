@@ -79,7 +79,7 @@ import Glibc
         let run = try BackgroundProcess(Install.mirBinary, [
             "run", "--source", "cluster", "--kubeconfig", kubeconfig.path, "--config", directory.appendingPathComponent("mir.yaml").path,
             "--registry", "local:" + registry, "--leader-elect", "--lease-name", "mir-controller", "--lease-namespace", "mir-system",
-            "--leader-elect-lease-duration", "4s", "--leader-elect-renew-deadline", "3s", "--leader-elect-retry-period", "500ms",
+            "--leader-elect-lease-duration", "4s", "--leader-elect-renew-deadline", "3s", "--leader-elect-retry-period", "1s",
             "--metrics-bind-address", "127.0.0.1:0", "--health-probe-bind-address", "127.0.0.1:0",
         ], in: directory, environment: environment, outputDirectory: directory)
         func fail(_ what: String) -> Install.Failure {

@@ -99,11 +99,8 @@ mir.yaml: `config` with the builder settings that the chart's `builder.*` values
 {{- toYaml $config }}
 {{- end }}
 
-{{/* Labels of the admission policy's objects (the Manifests' `part-of`, plus Helm's own). */}}
+{{/* Labels of the admission policy's objects (the labels `mir admission` writes, plus Helm's own). */}}
 {{- define "mir.admissionLabels" -}}
-helm.sh/chart: {{ include "mir.chart" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
-app.kubernetes.io/part-of: mir
+{{ include "mir.labels" . }}
+app.kubernetes.io/component: admission
 {{- end }}
