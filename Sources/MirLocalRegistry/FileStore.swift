@@ -95,7 +95,7 @@ final class FileStore: Sendable {
     // MARK: - Locking
 
     private func withFileLock<T>(exclusive: Bool, _ body: () throws -> T) throws -> T {
-        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o666)
         guard fd >= 0 else { throw posixFailure("cannot open the lock file '\(lockPath)'") }
         defer { close(fd) }
         while flock(fd, exclusive ? LOCK_EX : LOCK_SH) != 0 {
@@ -208,7 +208,7 @@ final class FileStore: Sendable {
         line.append(UInt8(ascii: "\n"))
         let path = journalPath(cache.generation)
         let isNew = cache.journalOffset == 0 && FileIdentity(path: path) == nil
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o666)
         guard fd >= 0 else { throw posixFailure("cannot open '\(path)'") }
         defer { close(fd) }
         try writeAll(fd, line, path: path)
@@ -239,7 +239,7 @@ final class FileStore: Sendable {
     /// the new file in place, plus at most a stray temp file.
     func writeAtomically(_ data: Data, to path: String) throws {
         let temp = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
         guard fd >= 0 else { throw posixFailure("cannot create '\(temp)'") }
         do {
             try writeAll(fd, data, path: temp)

@@ -116,7 +116,8 @@ struct Run: AsyncParsableCommand {
                 ?? loader.load(kubeconfigPath: kubeconfig, context: context)
             let client = try KubeClient(config: kube)
             defer { Task { try? await client.shutdown() } }
-            try await checkDevRegistry(client: client)
+            // Only the embedded registry can be mir dev's (its build jobs push nowhere else).
+            if common.localRegistryDirectory != nil { try await checkDevRegistry(client: client) }
 
             let service: any Service
             let synced: @Sendable () -> Bool

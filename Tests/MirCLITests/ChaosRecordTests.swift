@@ -78,7 +78,9 @@ enum Chaos {
 
     @Test(.timeLimit(.minutes(10))) func sigkillDuringBuildsLeavesNoRecordStuckAndBuildsEachTagOnce() async throws {
         let kills = Chaos.full ? 20 : 3
-        let dir = try examplesDir(delay: 0.4)
+        // Builds of 2 s: long enough that the apply is still building when a test process starved by a loaded
+        // machine notices the first record (0.4 s builds were over before that in a full parallel run).
+        let dir = try examplesDir(delay: 2.0)
         var violations: [String] = []
         var builtLines: [String] = []
         for round in 0..<kills {
@@ -123,8 +125,8 @@ enum Chaos {
         let rounds = Chaos.full ? 5 : 2
         var violations: [String] = []
         for round in 0..<rounds {
-            // Builds of 1.5 s: the first apply holds the lock for several seconds.
-            let dir = try examplesDir(delay: 1.5)
+            // Builds of 3 s: the first apply holds the lock for several seconds, even seen from a starved test process.
+            let dir = try examplesDir(delay: 3.0)
             let first = try apply(dir)
             if !(await Chaos.waitForRecords(dir.path("state/builds"))) { violations.append("round \(round): no build started") }
             let second = try await MirRunner.run(["apply"] + common + ["--builder", "simulate", "--yes"], in: dir.url)
@@ -263,6 +265,8 @@ enum Chaos {
     /// (the start of problem 5: the PushNotVisible loop itself is ChaosPushNotVisibleTests).
     @Test(.timeLimit(.minutes(5))) func aRunWithAnotherRegistryThanMirDevIsRefused() async throws {
         try await RunCommandTests.withDevCluster { cluster in
+            // The command is printed right after the "serving on" line the cluster helper waits for.
+            _ = await cluster.dev.waitForOutput(containing: "mir run --kubeconfig", timeout: .seconds(30))
             #expect(cluster.dev.stdout.contains("mir run --kubeconfig \(cluster.dir.path("kubeconfig")) --registry local:"), "\(cluster.dev.stdout)")
             let wrong = try await MirRunner.run([
                 "run", "--kubeconfig", cluster.dir.path("kubeconfig"), "--config", "mir.yaml", "--registry", "local:" + cluster.dir.path("other"),
