@@ -314,9 +314,15 @@ public final class ManagedImageReconciler: Sendable {
         }
         // At most one active build per image: a newer spec replaces a running build. A finished Job of the same tag
         // (a manual rebuild, or an image gone from the registry) makes way for the new one: Job names are per tag.
+        // Deleted by UID: a Job of the same name created since this reconcile's (possibly stale) read is not this one.
         for job in jobs where !job.isBeingDeleted && ((job.tag != image.tag && !job.outcome.isFinished) || (job.tag == image.tag && job.outcome.isFinished)) {
-            _ = try? await client.delete(Job.self, name: job.name, namespace: namespace,
-                                         options: DeleteOptions(propagationPolicy: .background))
+            do {
+                _ = try await client.delete(Job.self, name: job.name, namespace: namespace,
+                                            options: DeleteOptions(propagationPolicy: .background,
+                                                                   preconditions: .init(uid: job.job.metadata.uid)))
+            } catch let error as KubeAPIError where error.isConflict {
+                continue  // a newer Job holds the name: its ConfigMap stays too.
+            } catch {}
             _ = try? await client.delete(ConfigMap.self, name: job.name, namespace: namespace)
         }
         let registryHost = String(uri.dropLast(image.repositoryName.count))
