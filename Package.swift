@@ -58,7 +58,7 @@ let package = Package(
         // Kubernetes API client: config (kubeconfig, in-cluster, exec), verbs, watch, reflector, work queue.
         .target(name: "KubeClient", dependencies: ["MirModel", "Yams", .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "Logging", package: "swift-log")]),
         // mir's local control plane: an in-process Kubernetes-compatible API server (`mir dev`).
-        .target(name: "KubeLocal", dependencies: ["MirModel", "MirBuild", "MirRegistry",
+        .target(name: "KubeLocal", dependencies: ["MirModel", "MirBuild", "MirRegistry", "KubeRBAC",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "X509", package: "swift-certificates"), .product(name: "SwiftASN1", package: "swift-asn1"), .product(name: "Crypto", package: "swift-crypto"),

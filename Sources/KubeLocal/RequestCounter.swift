@@ -1,3 +1,4 @@
+import KubeRBAC
 import Synchronization
 
 /// Counts the API requests the control plane serves, by Kubernetes verb and resource, so tests and benchmarks can
@@ -34,30 +35,22 @@ public final class RequestCounter: Sendable {
     }
 }
 
-/// One resource request as Kubernetes authorization sees it: verb, API group, resource, subresource, namespace and
-/// name (absent for create, list, watch and deletecollection, as in RBAC), and the client's User-Agent.
+/// One resource request as Kubernetes authorization sees it (KubeRBAC's `ResourceRequest`: verb, API group, resource,
+/// subresource, namespace, and name — absent for create, list, watch and deletecollection, as in RBAC), and the
+/// client's User-Agent.
+@dynamicMemberLookup
 public struct RecordedRequest: Sendable, Hashable, CustomStringConvertible {
-    public var verb: String
-    public var apiGroup: String
-    public var resource: String
-    public var subresource: String?
-    public var namespace: String?
-    public var name: String?
+    public var attributes: ResourceRequest
     public var userAgent: String
 
     public init(verb: String, apiGroup: String, resource: String, subresource: String? = nil, namespace: String? = nil,
                 name: String? = nil, userAgent: String = "") {
-        self.verb = verb
-        self.apiGroup = apiGroup
-        self.resource = resource
-        self.subresource = subresource
-        self.namespace = namespace
-        self.name = name
+        self.attributes = ResourceRequest(verb: verb, apiGroup: apiGroup, resource: resource, subresource: subresource,
+                                          namespace: namespace, name: name)
         self.userAgent = userAgent
     }
 
-    public var description: String {
-        "\(verb) \(apiGroup.isEmpty ? "core" : apiGroup)/\(resource)\(subresource.map { "/" + $0 } ?? "")"
-            + (namespace.map { " in \($0)" } ?? "") + (name.map { " \"\($0)\"" } ?? "")
-    }
+    public subscript<T>(dynamicMember keyPath: KeyPath<ResourceRequest, T>) -> T { attributes[keyPath: keyPath] }
+
+    public var description: String { attributes.description }
 }

@@ -130,10 +130,7 @@ import Glibc
             run.send(SIGTERM)
             let exit = await run.finish(timeout: .seconds(30))
             guard exit.status == 0, !exit.bySignal else { throw fail("mir run did not stop gracefully: \(exit.status)") }
-            let requests = plane.requests.requests.filter { $0.userAgent.hasPrefix("mir/") }.map {
-                ResourceRequest(verb: $0.verb, apiGroup: $0.apiGroup, resource: $0.resource, subresource: $0.subresource,
-                                namespace: $0.namespace, name: $0.name)
-            }
+            let requests = plane.requests.requests.filter { $0.userAgent.hasPrefix("mir/") }.map(\.attributes)
             return Recorded(requests: requests, admissionChecks: admission)
         } catch {
             run.send(SIGKILL)
