@@ -115,6 +115,11 @@ public final class RebuildLimiter: Sendable {
         }
     }
 
+    /// Whether rebuilds of (image, tag) are paced: a PushNotVisible was seen for it and the tag has not become visible since.
+    public func isPacing(image: String, tag: String) -> Bool {
+        entries.withLock { $0["\(image)\n\(tag)"] != nil }
+    }
+
     /// The tag became visible (or the image moved on): its backoff starts over.
     public func forget(image: String) {
         entries.withLock { entries in entries = entries.filter { !$0.key.hasPrefix("\(image)\n") } }

@@ -45,7 +45,9 @@ public enum PushVisibility {
             guard observed.tag == tag, !observed.isBeingDeleted,
                   case .succeeded(_, _, _, let completion) = observed.outcome else { return observed }
             let finished = completion ?? observed.record.finishedAt ?? observed.record.startedAt
-            if let created = repositoryCreatedAt, finished < created { return observed }
+            // Kubernetes times are whole seconds (a Job that finished at 14.9 s reads 14 s): only a Job that finished
+            // more than a second before the repository was created is older than it.
+            if let created = repositoryCreatedAt, finished.addingTimeInterval(1) < created { return observed }
             if finished > registryReadAt.addingTimeInterval(-margin) {
                 var verifying = observed
                 verifying.outcome = .running(startTime: observed.job.status?.startTime)

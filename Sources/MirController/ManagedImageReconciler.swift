@@ -217,24 +217,29 @@ public final class ManagedImageReconciler: Sendable {
         if !tokenHandled, registryFailure == nil, observed.repositories[image.repositoryName]?.description != nil { reason = .manual }
         var waiting: (reason: String, message: String)?
         var submitFailure: String?
-        // Rebuilds after PushNotVisible back off per (image, tag) and are capped per hour.
+        // Rebuilds after PushNotVisible back off per (image, tag) and are capped per hour. Once a PushNotVisible was seen
+        // for the tag, every start of it but a manual rebuild asks the limiter — also one the plan wants while the
+        // replaced Job is being deleted (it shows as a success the registry lacks, or as no Job at all).
         var pushNotVisibleWait: Duration?
         let notVisible = jobs.first { job in
             guard job.tag == image.tag, !job.isBeingDeleted, case .failed(.pushNotVisible, _, _) = job.outcome else { return false }
             return true
         }
-        if let notVisible, reason == nil, registryFailure == nil {
+        let paced = notVisible != nil || scheduler.rebuilds.isPacing(image: name, tag: image.tag)
+        if paced, reason != nil || notVisible != nil, reason != .manual, registryFailure == nil {
             switch scheduler.rebuilds.request(image: name, tag: image.tag) {
             case .rebuild(let attempt):
-                reason = BuildReason(rawValue: notVisible.record.reason) ?? .new
+                reason = reason ?? BuildReason(rawValue: notVisible?.record.reason ?? "") ?? .new
                 ControllerMetrics.pushNotVisibleRebuild("started")
                 logger.warning("rebuilding \(name):\(image.tag) after PushNotVisible (rebuild \(attempt), at most \(scheduler.rebuilds.maxPerHour) per hour)")
             case .backoff(let delay):
                 ControllerMetrics.pushNotVisibleRebuild("backoff")
                 pushNotVisibleWait = delay
+                reason = nil
             case .capped(let delay):
                 ControllerMetrics.pushNotVisibleRebuild("capped")
                 pushNotVisibleWait = delay
+                reason = nil
             }
         } else if notVisible == nil, observed.repositories[image.repositoryName]?.hasImage(tag: image.tag) == true {
             scheduler.rebuilds.forget(image: name)

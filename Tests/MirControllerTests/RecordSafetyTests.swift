@@ -44,6 +44,12 @@ import Testing
         // The Job finished before the repository was created (the registry lost it): not this failure, just gone.
         #expect(PushVisibility.check([job], tag: "py3.12-1", repositoryCreatedAt: Date(timeIntervalSince1970: 5000), imageTags: [],
                                      registry: "r", registryReadAt: Date(timeIntervalSince1970: 6000))[0] == job)
+        // Kubernetes times are whole seconds: a Job that completed in the same second as (but after) the repository's
+        // creation reads as a little older than it. Still this failure (before: taken as "just gone" and built again
+        // at once, outside the rebuild limiter).
+        let sameSecond = PushVisibility.check([job], tag: "py3.12-1", repositoryCreatedAt: Date(timeIntervalSince1970: 2000.7), imageTags: [],
+                                              registry: "r", registryReadAt: read)[0]
+        guard case .failed(.pushNotVisible, _, _) = sameSecond.outcome else { Issue.record("not PushNotVisible: \(sameSecond.outcome)"); return }
     }
 
     @Test func rebuildsBackOffExponentiallyAndAreCappedPerHour() {
@@ -53,7 +59,9 @@ import Testing
         #expect(limiter.delay(afterFailures: 10) == .milliseconds(5120))
         #expect(limiter.delay(afterFailures: 40) == .seconds(1000))
         let t0 = Date(timeIntervalSince1970: 10_000)
+        #expect(!limiter.isPacing(image: "web", tag: "t"))
         #expect(limiter.request(image: "web", tag: "t", now: t0) == .rebuild(attempt: 1))
+        #expect(limiter.isPacing(image: "web", tag: "t") && !limiter.isPacing(image: "web", tag: "u"))
         // 5 ms later at the earliest, then 10 ms, then 20 ms.
         guard case .backoff = limiter.request(image: "web", tag: "t", now: t0.addingTimeInterval(0.001)) else { Issue.record("no backoff"); return }
         #expect(limiter.request(image: "web", tag: "t", now: t0.addingTimeInterval(0.006)) == .rebuild(attempt: 2))
