@@ -64,14 +64,42 @@ public struct BuildRequest: Sendable {
     /// The `FROM` reference, fully resolved (for a managed parent: the parent's repository URI and tag).
     public var baseImageReference: String
     public var platformVersion: String
+    /// Asked by a builder that pushes itself right before the push; nil when nothing is to be checked.
+    public var pushTarget: (any PushTargetCheck)?
 
-    public init(image: ResolvedImage, reason: BuildReason, repositoryURI: String, baseImageReference: String, platformVersion: String) {
+    public init(image: ResolvedImage, reason: BuildReason, repositoryURI: String, baseImageReference: String, platformVersion: String,
+                pushTarget: (any PushTargetCheck)? = nil) {
         self.image = image
         self.reason = reason
         self.repositoryURI = repositoryURI
         self.baseImageReference = baseImageReference
         self.platformVersion = platformVersion
+        self.pushTarget = pushTarget
     }
+}
+
+/// Whether the repository a build is about to push to is still the one mir decided to push to. A build takes
+/// minutes; in that time the repository may have been deleted and created again by another installation (a registry
+/// that lost its state, two installations with overlapping prefixes). A builder that pushes itself asks right
+/// before its push and pushes nothing when the answer is no.
+public protocol PushTargetCheck: Sendable {
+    /// Throws `RepositoryNotOwned` when the repository is gone or is not this mir's; other errors when it could not
+    /// be checked (the build then fails too: nothing is pushed on a guess).
+    func verify(repositoryName: String) async throws
+}
+
+/// The repository a build was about to push to is gone or is no longer this mir's: nothing was pushed.
+public struct RepositoryNotOwned: Error, Sendable, Hashable, CustomStringConvertible {
+    public var repository: String
+    /// In words: `it no longer exists`, `it belongs to installation team-b`.
+    public var why: String
+
+    public init(repository: String, why: String) {
+        self.repository = repository
+        self.why = why
+    }
+
+    public var description: String { "repository \(repository) is not this mir's any more (\(why)): nothing was pushed" }
 }
 
 /// The builder port. A builder returns the record of the build it started or ran.

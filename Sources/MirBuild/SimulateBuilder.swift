@@ -84,9 +84,10 @@ public struct SimulateBuilder: ImageBuilder {
             record.state = .succeeded
             record.pipLibraries = libraries
             record.message = "simulated build: recorded \(image.repositoryName):\(image.tag) (no image content)"
-        case .failure(let reason):
+        case .failure(let failure):
             record.state = .failed
-            record.message = "simulated build failed: \(reason.message)"
+            record.message = "simulated build failed: \(failure.message)"
+            if failure.reason != .buildFailed { record.failure = BuildFailure(reason: failure.reason, cause: failure.message) }
         }
         return try await records.put(record)
     }
@@ -100,7 +101,10 @@ public struct SimulateBuilder: ImageBuilder {
         }
     }
 
-    private struct Failure: Error { var message: String }
+    private struct Failure: Error {
+        var message: String
+        var reason: BuildFailure.Reason = .buildFailed
+    }
 
     private func simulate(_ request: BuildRequest) async -> Result<[PipLibrary], Failure> {
         let image = request.image
@@ -129,6 +133,11 @@ public struct SimulateBuilder: ImageBuilder {
             return .failure(Failure(message: error.description))
         }
         let manifest = Self.manifest(for: request, libraries: libraries)
+        do {
+            try await request.pushTarget?.verify(repositoryName: image.repositoryName)
+        } catch {
+            return .failure(Failure(message: "\(error)", reason: error is RepositoryNotOwned ? .repositoryNotOwned : .buildFailed))
+        }
         do {
             _ = try await registry.putImage(repositoryName: image.repositoryName, manifest: manifest, tag: image.tag)
         } catch let error as RegistryError where error.code == .imageAlreadyExists {

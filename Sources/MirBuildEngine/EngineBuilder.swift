@@ -148,7 +148,14 @@ public struct EngineBuilder: ImageBuilder {
             return .failure(BuildOutputAnalysis.buildFailure(lastStep: lastStep.value, tail: build.tail, exitCode: build.exitCode, logPath: logPath))
         }
 
-        // 2. Push.
+        // 2. Push, to a repository that is still this mir's (the build took a while).
+        do {
+            try await request.pushTarget?.verify(repositoryName: image.repositoryName)
+        } catch {
+            log.write(line: "error: not pushing: \(error)")
+            return .failure(BuildFailure(reason: error is RepositoryNotOwned ? .repositoryNotOwned : .buildFailed, step: "push \(destination)",
+                                         cause: "\(error)", logPath: logPath))
+        }
         progress("\(label) pushing \(destination)")
         let digestFile = folder.path + "/digest"
         let push = try await CommandRunner.run(engine.executable, engine.pushArguments(tag: destination, digestFile: digestFile, authFile: authFile),

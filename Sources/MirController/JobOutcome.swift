@@ -3,18 +3,9 @@ import KubeClient
 import MirBuild
 import MirModel
 
-/// Why a build Job failed, as shown in `status.build.reason` and in events.
-public enum BuildFailureReason: String, Sendable, Hashable, CaseIterable {
-    case buildFailed = "BuildFailed"
-    case deadlineExceeded = "DeadlineExceeded"
-    case oomKilled = "OOMKilled"
-    case baseImagePullFailed = "BaseImagePullFailed"
-    case pushDenied = "PushDenied"
-    case evicted = "Evicted"
-    /// The Job succeeded, but the tag it pushed is not in the registry mir observes (another registry, or the push
-    /// went elsewhere).
-    case pushNotVisible = "PushNotVisible"
-}
+/// Why a build Job failed, as shown in `status.build.reason` and in events: the one typed list of build failure reasons (`BuildFailure.Reason`), shared with the
+/// local build engines.
+public typealias BuildFailureReason = BuildFailure.Reason
 
 /// What a build Job amounts to.
 public enum BuildOutcome: Sendable, Hashable {

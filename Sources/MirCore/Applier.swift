@@ -108,7 +108,8 @@ public struct Applier: Sendable {
                         return 0
                     }
                     let outcome = await self.build(image, reason: reason, platformVersion: desired.platformVersion, uris: uris, results: results,
-                                                   recordVersion: observed.record(image: image.name, tag: image.tag)?.version)
+                                                   recordVersion: observed.record(image: image.name, tag: image.tag)?.version,
+                                                   pushTarget: OwnershipPushCheck(registry: registry, ownership: desired.ownership))
                     log.record(action, outcome)
                     return 0
                 }
@@ -118,7 +119,7 @@ public struct Applier: Sendable {
     }
 
     func build(_ image: ResolvedImage, reason: BuildReason, platformVersion: String, uris: URIBook, results: BuildResults,
-               recordVersion: Int? = nil) async -> ActionOutcome {
+               recordVersion: Int? = nil, pushTarget: (any PushTargetCheck)? = nil) async -> ActionOutcome {
         guard let uri = uris[image.repositoryName] else {
             results.markFailed(image.name)
             return .skipped("the URI of repository \(image.repositoryName) is unknown")
@@ -133,7 +134,8 @@ public struct Applier: Sendable {
             }
             base = "\(parentURI):\(tag)"
         }
-        let request = BuildRequest(image: image, reason: reason, repositoryURI: uri, baseImageReference: base, platformVersion: platformVersion)
+        let request = BuildRequest(image: image, reason: reason, repositoryURI: uri, baseImageReference: base, platformVersion: platformVersion,
+                                   pushTarget: pushTarget)
         do {
             var record = try await builder.build(request)
             if !builder.writesRecords {

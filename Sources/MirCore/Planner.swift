@@ -85,7 +85,9 @@ public enum Planner {
             case .submitted where repository == nil || repository?.description.map({ record.startedAt < $0.createdAt }) == true: break
             case .submitted, .running: return nil
             case .succeeded where repository?.hasImage(tag: image.tag) == nil: return nil
-            case .failed where !options.retryFailedBuilds: return nil
+            // A build that found its repository gone or taken over right before its push failed for its target, not
+            // for its spec: built again once the repository is this mir's (a taken-over one is reported, not built).
+            case .failed where !options.retryFailedBuilds && record.failure?.reason != .repositoryNotOwned: return nil
             case .succeeded, .failed, .abandoned, .lost: break  // Abandoned/Lost: the build is not under way any more.
             }
         }

@@ -8,6 +8,18 @@ public struct BuildFailure: Sendable, Hashable, Codable {
         case buildFailed = "BuildFailed"
         /// The registry refused the push (credentials, permissions).
         case pushDenied = "PushDenied"
+        /// The build ran past its deadline (the Job's `activeDeadlineSeconds`).
+        case deadlineExceeded = "DeadlineExceeded"
+        /// A build container was killed for using more memory than its limit.
+        case oomKilled = "OOMKilled"
+        /// The build pod was evicted from its node.
+        case evicted = "Evicted"
+        /// The Job succeeded, but the tag it pushed is not in the registry mir observes (another registry, or the
+        /// push went elsewhere).
+        case pushNotVisible = "PushNotVisible"
+        /// Right before the push, the repository was gone or no longer this mir's (e.g. the registry lost its state
+        /// and another installation created a repository of the same name): nothing was pushed.
+        case repositoryNotOwned = "RepositoryNotOwned"
     }
 
     public var reason: Reason

@@ -200,3 +200,31 @@ import Testing
         #expect(registry.manifest(repository: "mir/root", tag: resolved.tag) == nil)
     }
 }
+
+extension SimulateBuilderTests {
+    /// Issue 8: the repository is checked right before the push; a refusal pushes nothing and fails the build typed.
+    @Test func aRefusedPushTargetPushesNothingAndFailsTyped() async throws {
+        struct Refusing: PushTargetCheck {
+            func verify(repositoryName: String) async throws {
+                throw RepositoryNotOwned(repository: repositoryName, why: "it belongs to installation team-b")
+            }
+        }
+        struct Accepting: PushTargetCheck { func verify(repositoryName: String) async throws {} }
+        let s = try setup()
+        defer { try? FileManager.default.removeItem(atPath: s.directory) }
+        let root = try DesiredStateResolver.resolve(images, config: MirConfig())[0]
+        var request = Fixture.request(root)
+        request.pushTarget = Refusing()
+        let refused = try await s.builder.build(request)
+        #expect(refused.state == .failed)
+        #expect(refused.failure?.reason == .repositoryNotOwned)
+        #expect(refused.message?.contains("mir/root is not this mir's any more (it belongs to installation team-b)") == true, "\(refused.message ?? "")")
+        #expect(s.registry.manifest(repository: "mir/root", tag: root.tag) == nil)
+        // A manual rebuild with an accepting check pushes.
+        var again = Fixture.request(root)
+        again.reason = .manual
+        again.pushTarget = Accepting()
+        #expect(try await s.builder.build(again).state == .succeeded)
+        #expect(s.registry.manifest(repository: "mir/root", tag: root.tag) != nil)
+    }
+}

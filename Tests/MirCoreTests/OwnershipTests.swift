@@ -321,3 +321,29 @@ struct DeletionAndReadFailureTests {
         #expect(plan.warnings.first { $0.image == "b" }?.description.contains("mir/b") == true)
     }
 }
+
+/// Issue 8: the push check of `mir apply`'s builders, against the embedded registry.
+@Suite struct OwnershipPushCheckTests {
+    @Test func onlyThisMirsExistingRepositoryPasses() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pushcheck-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let registry = try LocalRegistry(directory: directory)
+        let me = OwnershipIdentity(installation: "team-a", owner: OwnershipIdentity.filesOwner, claimsLegacy: false)
+        let other = OwnershipIdentity(installation: "team-b", owner: OwnershipIdentity.filesOwner, claimsLegacy: false)
+        let check = OwnershipPushCheck(registry: registry, ownership: me)
+        _ = try await registry.createRepository(name: "mir/mine", tags: OwnershipTags.tags(image: "mine", deletionPolicy: .delete, ownership: me),
+                                                imageTagMutability: .mutable)
+        _ = try await registry.createRepository(name: "mir/theirs", tags: OwnershipTags.tags(image: "theirs", deletionPolicy: .delete, ownership: other),
+                                                imageTagMutability: .mutable)
+        _ = try await registry.createRepository(name: "mir/untagged", tags: [], imageTagMutability: .mutable)
+        try await check.verify(repositoryName: "mir/mine")
+        for (name, why) in [("mir/theirs", "team-b"), ("mir/gone", "no longer exists"), ("mir/untagged", "not managed by mir")] {
+            do {
+                try await check.verify(repositoryName: name)
+                Issue.record("\(name) passed the push check")
+            } catch let error as RepositoryNotOwned {
+                #expect(error.repository == name && error.description.contains(why), "\(error)")
+            }
+        }
+    }
+}

@@ -58,6 +58,12 @@ import MirRegistry
         }
         let failed = ObservedState(repositories: ["mir/a": repo], buildRecords: [record("a", tag: "py3.11-aaaa", state: .failed)])
         #expect(Planner.plan(desired: desired([resolved("a")]), observed: failed, options: PlanOptions(retryFailedBuilds: true)).count(.build) == 1)
+        // A build that pushed nothing because its repository was gone or taken over failed for its target, not its
+        // spec: built again once the repository is this mir's, without --retry-failed.
+        var notOwned = record("a", tag: "py3.11-aaaa", state: .failed)
+        notOwned.failure = BuildFailure(reason: .repositoryNotOwned)
+        let targetLost = ObservedState(repositories: ["mir/a": repo], buildRecords: [notOwned])
+        #expect(Planner.plan(desired: desired([resolved("a")]), observed: targetLost).count(.build) == 1)
     }
 
     @Test func unownedRepositoryIsReportedNotTakenOver() {

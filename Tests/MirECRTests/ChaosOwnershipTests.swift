@@ -70,6 +70,18 @@ enum Chaos {
         var isSimulation: Bool { true }
         func build(_ request: BuildRequest) async throws -> BuildRecord {
             let image = request.image
+            try await (registry as? LosingRegistry)?.buildStarting()
+            // As mir's pushing builders do: the repository is checked right before the push.
+            do {
+                try await request.pushTarget?.verify(repositoryName: image.repositoryName)
+            } catch let notOwned as RepositoryNotOwned {
+                var record = BuildRecord(image: image.name, tag: image.tag, state: .failed, reason: request.reason.rawValue,
+                                         specDigest: image.specDigest, platformVersion: request.platformVersion, parentTag: image.parentTag,
+                                         pythonVersion: image.pythonVersion, builder: name, simulated: true, startedAt: Date(), finishedAt: Date())
+                record.failure = BuildFailure(reason: .repositoryNotOwned, cause: notOwned.description)
+                record.message = notOwned.description
+                return record
+            }
             do {
                 _ = try await registry.putImage(repositoryName: image.repositoryName,
                                                 manifest: Chaos.foreignManifest(abs((image.name + image.tag).hashValue % 251) + 1), tag: image.tag)
@@ -318,11 +330,13 @@ final class LosingRegistry: ImageRegistry, @unchecked Sendable {
     var current: LocalRegistry { state.withLock { $0.current } }
     var lost: Bool { state.withLock { $0.lost } }
 
-    private func write<T>(_ body: (LocalRegistry) async throws -> T) async throws -> T {
+    /// Counts one event that may lose the state (a control-plane write, or a build starting: the state lost while a
+    /// build is under way) and returns the registry to act on.
+    private func advance() async throws -> LocalRegistry {
         let (registry, loseNow) = state.withLock { s -> (LocalRegistry, Bool) in
             s.writes += 1
             if !s.lost && s.writes > loseAfter {
-                s.lost = true   // exactly one write replaces the registry; writes racing with it go to the lost one
+                s.lost = true   // exactly one event replaces the registry; writes racing with it go to the lost one
                 return (s.current, true)
             }
             return (s.current, false)
@@ -331,10 +345,17 @@ final class LosingRegistry: ImageRegistry, @unchecked Sendable {
             let fresh = try LocalRegistry(directory: directory + "/1")
             try await afterLoss(fresh)
             state.withLock { $0.current = fresh }
-            return try await body(fresh)
+            return fresh
         }
-        return try await body(registry)
+        return registry
     }
+
+    private func write<T>(_ body: (LocalRegistry) async throws -> T) async throws -> T {
+        try await body(try await advance())
+    }
+
+    /// A build of the chaos builder starts: the registry may lose its state now, while the build is under way.
+    func buildStarting() async throws { _ = try await advance() }
 
     func describeRepositories(names: [String]?, maxResults: Int?, nextToken: String?) async throws -> Page<RepositoryDescription> {
         try await current.describeRepositories(names: names, maxResults: maxResults, nextToken: nextToken)
@@ -358,8 +379,10 @@ final class LosingRegistry: ImageRegistry, @unchecked Sendable {
     func describeImages(repositoryName: String, imageIds: [ImageIdentifier]?, maxResults: Int?, nextToken: String?) async throws -> Page<ImageDetail> {
         try await current.describeImages(repositoryName: repositoryName, imageIds: imageIds, maxResults: maxResults, nextToken: nextToken)
     }
+    /// A push is not a moment of loss: a loss between the builder's last check and its push is the window no client
+    /// can close (ECR has no conditional push; the builder role's IAM condition on the repository's tags closes it).
     func putImage(repositoryName: String, manifest: String, tag: String) async throws -> ImageIdentifier {
-        try await write { try await $0.putImage(repositoryName: repositoryName, manifest: manifest, tag: tag) }
+        try await current.putImage(repositoryName: repositoryName, manifest: manifest, tag: tag)
     }
     func listTagsForResource(arn: String) async throws -> [ResourceTag] { try await current.listTagsForResource(arn: arn) }
     func tagResource(arn: String, tags: [ResourceTag]) async throws { try await write { try await $0.tagResource(arn: arn, tags: tags) } }
@@ -398,11 +421,10 @@ struct ChaosRegistryLossTests {
             let theirs = try await Chaos.snapshot(fresh, "mir/theirs")
             if theirs?.images.contains("v1") != true || theirs?.policy != nil
                 || theirs?.tags != Set(OwnershipTags.tags(image: "theirs", deletionPolicy: .delete, ownership: other)) { violations.append("run \(run): mir/theirs touched: \(String(describing: theirs))") }
-            // Its tags, policy and existence are never changed. (A build already under way when the registry lost its
-            // state may still push its image into the same-named repository: the push is the builder's, after mir's
-            // last look — a known limit, not a deletion or a change mir decided.)
+            // Its tags, policy, existence and content are never changed — also by a build that was under way when the
+            // registry lost its state (the builder checks the repository right before its push).
             let collided = try await Chaos.snapshot(fresh, "mir/img3")
-            if collided == nil || collided?.policy != nil
+            if collided == nil || collided?.policy != nil || collided?.images.isEmpty != true
                 || collided?.tags != Set(OwnershipTags.tags(image: "img3", deletionPolicy: .delete, ownership: other)) {
                 violations.append("run \(run): the other installation's mir/img3 was touched: \(String(describing: collided))")
             }

@@ -116,6 +116,24 @@ struct IAMPolicyStaticTests {
         #expect(IAMPolicies.actions(policy).contains("ecr:DeleteRepository"))
     }
 
+    @Test("issue 8: the builder pushes only into repositories tagged managed-by=mir; pulls are not conditioned")
+    func pushesNeedMirTag() throws {
+        let pushing: Set<String> = ["ecr:CompleteLayerUpload", "ecr:InitiateLayerUpload", "ecr:PutImage", "ecr:UploadLayerPart"]
+        var granted: Set<String> = []
+        for statement in IAMPolicies.statements(try IAMPolicies.load("builder-policy.json")) {
+            let actions = IAMPolicies.strings(statement["Action"])
+            let equals = (statement["Condition"] as? [String: Any])?["StringEquals"] as? [String: Any]
+            if actions.contains(where: pushing.contains) {
+                #expect(Set(actions).isSubset(of: pushing), "a pushing statement grants only pushing actions: \(actions)")
+                #expect(equals?["aws:ResourceTag/mir.dev/managed-by"] as? String == "mir", "\(statement)")
+                granted.formUnion(actions)
+            } else {
+                #expect(statement["Condition"] == nil, "pulls and login are not conditioned: \(actions)")
+            }
+        }
+        #expect(granted == pushing)
+    }
+
     @Test("the moto rewrite changes Resource and drops Conditions only")
     func rewrite() throws {
         let policy = try IAMPolicies.load("controller-policy.json")
