@@ -212,6 +212,57 @@ enum Chaos {
         }
     }
 
+    /// Kills while the specs change and the platform version moves: each round changes one root image's requirements
+    /// (its child is rebuilt after it) and, half-way, `platformVersion` in mir.yaml moves (every image is Outdated
+    /// until rebuilt). Invariants: in the end every image is Ready on the new platform version with the tag of its
+    /// latest spec; every (image, tag) was built exactly once (record version 2); every tag shown was built.
+    @Test(.timeLimit(.minutes(30))) func sigkillWhileSpecsChangeAndThePlatformMovesBuildsEachTagOnce() async throws {
+        let (images, kills) = Chaos.full ? (24, 12) : (8, 3)
+        try await RunCommandTests.withDevCluster { cluster in
+            let specs = try Self.writeImages(images, in: cluster)
+            #expect(try await cluster.kubectl.run("apply", "-f", specs).status == 0)
+            var violations: [String] = []
+            let platform = "2027.01"
+            for round in 0..<kills {
+                if round == kills / 2 {
+                    let config = try String(contentsOfFile: cluster.dir.path("mir.yaml"), encoding: .utf8)
+                    try cluster.dir.write("mir.yaml", config.replacingOccurrences(of: "platformVersion: \"2026.11\"", with: "platformVersion: \"\(platform)\""))
+                }
+                let root = (round * 4) % images  // index 4k: a root with a child at 4k + 3's parent chain (4k+2 → 4k+3)
+                let patch = #"{"spec":{"pipRequirements":[{"name":"requests"},{"name":"chaos-package-\#(root)"},{"name":"churn-\#(round)"}]}}"#
+                let patched = try await cluster.kubectl.run("patch", "mi", "chaos-\(root)", "--type", "merge", "-p", patch)
+                if patched.status != 0 { violations.append("round \(round): patch failed: \(patched.output)") }
+                let run = try cluster.startRun()
+                guard await run.waitForOutput(containing: "became leader", timeout: .seconds(60)) else {
+                    violations.append("round \(round): no leadership: \(run.stderr.suffix(1000))")
+                    continue
+                }
+                try await Task.sleep(for: .milliseconds(300 + (round * 377) % 1500))
+                run.send(SIGKILL)
+                _ = await run.finish()
+            }
+            let last = try cluster.startRun()
+            let waited = try await cluster.kubectl.run("wait", "--for=jsonpath={.status.phase}=Ready", "mi", "--all", "--timeout=300s")
+            if waited.status != 0 { violations.append("not all Ready: \(waited.output)\n\(last.stderr.suffix(2000))") }
+            let list = try await cluster.kubectl.run("get", "mi", "-o", "json")
+            let items = (try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [String: Any])?["items"] as? [[String: Any]] ?? []
+            let records = Chaos.records(cluster.dir.path("dev/simulated-builds")).filter { $0.key.hasPrefix("chaos-") }
+            let built = Set(records.map(\.key))
+            for item in items {
+                let name = (item["metadata"] as? [String: Any])?["name"] as? String ?? "?"
+                let status = item["status"] as? [String: Any] ?? [:]
+                if status["platformVersion"] as? String != platform { violations.append("\(name): platform \(status["platformVersion"] ?? "nil")") }
+                guard let tag = status["imageTag"] as? String else { violations.append("\(name): no tag"); continue }
+                if !built.contains("\(name)/\(tag)") { violations.append("\(name): tag \(tag) shown but never built") }
+            }
+            if items.count != images { violations.append("\(items.count) images listed") }
+            for record in records where record.state != "Succeeded" || record.version != 2 {
+                violations.append("\(record.key): \(record.state), version \(record.version) (\(record.version / 2) builds)")
+            }
+            Chaos.report("run-churn-sigkill", runs: kills, violations: violations)
+        }
+    }
+
     @Test(.timeLimit(.minutes(30))) func twoReplicasWithTheLeaderKilledAndPaused() async throws {
         let (images, kills, pauses) = Chaos.full ? (20, 20, 10) : (8, 1, 1)
         try await RunCommandTests.withDevCluster { cluster in
