@@ -217,7 +217,7 @@ enum Chaos {
     /// until rebuilt). Invariants: in the end every image is Ready on the new platform version with the tag of its
     /// latest spec; every (image, tag) was built exactly once (record version 2); every tag shown was built.
     @Test(.timeLimit(.minutes(30))) func sigkillWhileSpecsChangeAndThePlatformMovesBuildsEachTagOnce() async throws {
-        let (images, kills) = Chaos.full ? (24, 12) : (8, 3)
+        let (images, kills) = Chaos.full ? (50, 20) : (8, 3)
         try await RunCommandTests.withDevCluster { cluster in
             let specs = try Self.writeImages(images, in: cluster)
             #expect(try await cluster.kubectl.run("apply", "-f", specs).status == 0)
