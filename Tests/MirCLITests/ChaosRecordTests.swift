@@ -190,30 +190,38 @@ enum Chaos {
         return violations
     }
 
+    /// `kills` rounds of: `before(round)`, start `mir run`, SIGKILL it a little after it became leader. Returns the
+    /// violations seen on the way.
+    static func killRounds(_ kills: Int, in cluster: DevCluster, before: (Int) async throws -> [String]) async throws -> [String] {
+        var violations: [String] = []
+        for round in 0..<kills {
+            violations += try await before(round)
+            let run = try cluster.startRun()
+            guard await run.waitForOutput(containing: "became leader", timeout: .seconds(60)) else {
+                violations.append("round \(round): no leadership: \(run.stderr.suffix(1000))")
+                continue
+            }
+            try await Task.sleep(for: .milliseconds(300 + (round * 377) % 1500))
+            run.send(SIGKILL)
+            _ = await run.finish()
+        }
+        return violations
+    }
+
     @Test(.timeLimit(.minutes(30))) func sigkillDuringConvergenceBuildsEachTagOnce() async throws {
         let (images, kills) = Chaos.full ? (50, 20) : (10, 3)
         try await RunCommandTests.withDevCluster { cluster in
             let specs = try Self.writeImages(images, in: cluster)
             #expect(try await cluster.kubectl.run("apply", "-f", specs).status == 0)
-            var violations: [String] = []
-            for round in 0..<kills {
-                let run = try cluster.startRun()
-                guard await run.waitForOutput(containing: "became leader", timeout: .seconds(60)) else {
-                    violations.append("round \(round): no leadership: \(run.stderr.suffix(1000))")
-                    continue
-                }
-                try await Task.sleep(for: .milliseconds(300 + (round * 377) % 1500))
-                run.send(SIGKILL)
-                _ = await run.finish()
-            }
+            var violations = try await Self.killRounds(kills, in: cluster) { _ in [] }
             let last = try cluster.startRun()
             violations += try await Self.converged(cluster, images: images, run: last)
             Chaos.report("run-sigkill", runs: kills, violations: violations)
         }
     }
 
-    /// Kills while the specs change and the platform version moves: each round changes one root image's requirements
-    /// (its child is rebuilt after it) and, half-way, `platformVersion` in mir.yaml moves (every image is Outdated
+    /// Kills while the specs change and the platform version moves: each round changes the requirements of a root
+    /// image that has a child (rebuilt after it) and, half-way, `platformVersion` in mir.yaml moves (every image is Outdated
     /// until rebuilt). Invariants: in the end every image is Ready on the new platform version with the tag of its
     /// latest spec; every (image, tag) was built exactly once (record version 2); every tag shown was built.
     @Test(.timeLimit(.minutes(30))) func sigkillWhileSpecsChangeAndThePlatformMovesBuildsEachTagOnce() async throws {
@@ -221,25 +229,17 @@ enum Chaos {
         try await RunCommandTests.withDevCluster { cluster in
             let specs = try Self.writeImages(images, in: cluster)
             #expect(try await cluster.kubectl.run("apply", "-f", specs).status == 0)
-            var violations: [String] = []
             let platform = "2027.01"
-            for round in 0..<kills {
+            var violations = try await Self.killRounds(kills, in: cluster) { round in
                 if round == kills / 2 {
                     let config = try String(contentsOfFile: cluster.dir.path("mir.yaml"), encoding: .utf8)
                     try cluster.dir.write("mir.yaml", config.replacingOccurrences(of: "platformVersion: \"2026.11\"", with: "platformVersion: \"\(platform)\""))
                 }
-                let root = (round * 4) % images  // index 4k: a root with a child at 4k + 3's parent chain (4k+2 → 4k+3)
+                // Image 4k+2 is a root with a child (4k+3): the child is rebuilt after it.
+                let root = 4 * (round % (images / 4)) + 2
                 let patch = #"{"spec":{"pipRequirements":[{"name":"requests"},{"name":"chaos-package-\#(root)"},{"name":"churn-\#(round)"}]}}"#
                 let patched = try await cluster.kubectl.run("patch", "mi", "chaos-\(root)", "--type", "merge", "-p", patch)
-                if patched.status != 0 { violations.append("round \(round): patch failed: \(patched.output)") }
-                let run = try cluster.startRun()
-                guard await run.waitForOutput(containing: "became leader", timeout: .seconds(60)) else {
-                    violations.append("round \(round): no leadership: \(run.stderr.suffix(1000))")
-                    continue
-                }
-                try await Task.sleep(for: .milliseconds(300 + (round * 377) % 1500))
-                run.send(SIGKILL)
-                _ = await run.finish()
+                return patched.status == 0 ? [] : ["round \(round): patch failed: \(patched.output)"]
             }
             let last = try cluster.startRun()
             let waited = try await cluster.kubectl.run("wait", "--for=jsonpath={.status.phase}=Ready", "mi", "--all", "--timeout=300s")
