@@ -390,7 +390,7 @@ struct APIHandler: APIRequestHandler {
                     || (request.query["resourceVersionMatch"] ?? "").isEmpty && (request.query["limit"].flatMap(Int.init) ?? 0) > 0 {
             exactRV = rv
         }
-        let (items, listRV) = try await state.list(info, namespace: target.namespace, at: exactRV, after: start)
+        let (items, listRV) = try await state.list(info, namespace: target.namespace, at: exactRV, after: start, labels: labels)
         var matching = items.filter { labels.matches($0.object) && fields.matches($0.object) }
         var continueToken: String?
         var remaining: Int?

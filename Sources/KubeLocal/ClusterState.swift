@@ -65,6 +65,10 @@ actor ClusterState {
     private var uidIndex: [String: ObjectRef] = [:]
     /// Owner UID → the objects that name it in `ownerReferences`.
     private var ownerIndex: [String: Set<ObjectRef>] = [:]
+    /// Resource → `key=value` of a label → the storage keys of the objects that carry it. A list with an equality
+    /// label selector reads its candidates here instead of scanning the resource (the controller lists one image's
+    /// Jobs and Pods, `mir.dev/image=<name>`, on every reconcile).
+    private var labelIndex: [String: [String: Set<String>]] = [:]
     /// When each stored Event expires.
     private var eventExpiry: [String: Date] = [:]
     let eventTTL: Duration
@@ -191,18 +195,25 @@ actor ClusterState {
     }
 
     /// The objects of a resource (in one namespace or all), sorted by namespace/name, and the list resourceVersion.
-    func list(_ info: ResourceInfo, namespace: String?) -> (items: [(key: String, object: JSONValue)], resourceVersion: Int) {
+    func list(_ info: ResourceInfo, namespace: String?, labels: LabelSelector = LabelSelector()) -> (items: [(key: String, object: JSONValue)], resourceVersion: Int) {
         let map = objects[info.key] ?? [:]
-        let keys = map.keys.sorted().filter { namespace == nil || $0.hasPrefix("\(namespace!)/") }
-        return (keys.map { ($0, withTypeMeta(info, map[$0]!)) }, store.currentRevision)
+        // Candidates: every object, or the fewest the selector's `key=value` terms allow (the other terms are still
+        // matched by the caller).
+        var candidates: Set<String>?
+        for (key, value) in labels.equalities {
+            let found = labelIndex[info.key]?["\(key)=\(value)"] ?? []
+            if candidates == nil || found.count < candidates!.count { candidates = found }
+        }
+        let keys = (candidates.map(Array.init) ?? Array(map.keys)).filter { namespace == nil || $0.hasPrefix("\(namespace!)/") }.sorted()
+        return (keys.compactMap { key in map[key].map { (key, withTypeMeta(info, $0)) } }, store.currentRevision)
     }
 
     /// The objects of a resource as they were at `revision` (now when nil or current), sorted by key, only those after
     /// the key `after` when given. Throws `APIError.expired` when the revision is compacted.
-    func list(_ info: ResourceInfo, namespace: String?, at revision: Int?, after: String?) throws
+    func list(_ info: ResourceInfo, namespace: String?, at revision: Int?, after: String?, labels: LabelSelector = LabelSelector()) throws
         -> (items: [(key: String, object: JSONValue)], resourceVersion: Int) {
         guard let revision, revision != store.currentRevision else {
-            var current = list(info, namespace: namespace)
+            var current = list(info, namespace: namespace, labels: labels)
             if let after { current.items.removeAll { $0.key <= after } }
             return current
         }
@@ -230,6 +241,8 @@ actor ClusterState {
     func isCompacted(_ rv: Int) -> Bool { rv < store.compactRevision }
 
     private func withTypeMeta(_ info: ResourceInfo, _ object: JSONValue) -> JSONValue {
+        // Stored objects carry their type already (commit sets it): no copy.
+        if object["kind"]?.stringValue == info.kind, object["apiVersion"]?.stringValue == info.apiVersion { return object }
         var o = object
         o.set(["apiVersion"], .string(info.apiVersion))
         o.set(["kind"], .string(info.kind))
@@ -326,6 +339,10 @@ actor ClusterState {
         for owner in object["metadata"]?["ownerReferences"]?.arrayValue ?? [] {
             if let uid = owner["uid"]?.stringValue { ownerIndex[uid, default: []].insert(ref) }
         }
+        for (key, value) in object["metadata"]?["labels"]?.objectValue ?? [:] {
+            guard let value = value.stringValue else { continue }
+            labelIndex[ref.resource, default: [:]]["\(key)=\(value)", default: []].insert(ref.key)
+        }
     }
 
     private func unindex(_ ref: ObjectRef, _ object: JSONValue) {
@@ -335,6 +352,12 @@ actor ClusterState {
             guard let uid = owner["uid"]?.stringValue else { continue }
             ownerIndex[uid]?.remove(ref)
             if ownerIndex[uid]?.isEmpty == true { ownerIndex[uid] = nil }
+        }
+        for (key, value) in object["metadata"]?["labels"]?.objectValue ?? [:] {
+            guard let value = value.stringValue else { continue }
+            let term = "\(key)=\(value)"
+            labelIndex[ref.resource]?[term]?.remove(ref.key)
+            if labelIndex[ref.resource]?[term]?.isEmpty == true { labelIndex[ref.resource]?[term] = nil }
         }
     }
 

@@ -14,6 +14,9 @@ struct LabelSelector: Sendable {
 
     var requirements: [Requirement] = []
 
+    /// Everything.
+    init() {}
+
     init(_ text: String?) throws(APIError) {
         guard let text, !text.trimmingCharacters(in: .whitespaces).isEmpty else { return }
         for part in Self.splitTopLevel(text) {
@@ -53,6 +56,11 @@ struct LabelSelector: Sendable {
         }
         parts.append(current)
         return parts
+    }
+
+    /// The `key=value` (and `key==value`) terms: what an index can answer.
+    var equalities: [(key: String, value: String)] {
+        requirements.compactMap { if case .equals(let k, let v) = $0 { return (k, v) } else { return nil } }
     }
 
     func matches(_ object: JSONValue) -> Bool {
