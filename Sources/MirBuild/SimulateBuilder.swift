@@ -45,7 +45,7 @@ public struct SimulateBuilder: ImageBuilder {
 
     private func buildOnce(_ request: BuildRequest) async throws -> BuildRecord {
         let image = request.image
-        let existing = try await records.allRecords().first { $0.image == image.name && $0.tag == image.tag }
+        let existing = try await records.record(image: image.name, tag: image.tag)
         if let existing, shouldReuse(existing, request) { return existing }
 
         let started = Date().millisecondPrecision
@@ -60,7 +60,7 @@ public struct SimulateBuilder: ImageBuilder {
             record = try await records.put(record)
         } catch let conflict as BuildRecordConflict {
             // Another process took this build between our read and our write: its record stands.
-            if let now = try await records.allRecords().first(where: { $0.image == image.name && $0.tag == image.tag }),
+            if let now = try await records.record(image: image.name, tag: image.tag),
                now.state != .abandoned, now.state != .lost { return now }
             throw conflict
         }
@@ -115,8 +115,7 @@ public struct SimulateBuilder: ImageBuilder {
         }
         var inherited = SimulatedPipResolver.baseLibraries
         if case .managed(let parentName, let parentTag, let parentRepository) = image.base {
-            let parentRecord = try? await records.allRecords()
-                .first { $0.image == parentName && $0.tag == parentTag && $0.state == .succeeded }
+            let parentRecord = (try? await records.record(image: parentName, tag: parentTag)).flatMap { $0 }.flatMap { $0.state == .succeeded ? $0 : nil }
             if let parentRecord {
                 inherited = parentRecord.pipLibraries
             } else if await imageExists(repository: parentRepository, tag: parentTag) {

@@ -56,7 +56,7 @@ public struct EngineBuilder: ImageBuilder {
                                  message: "building with \(name); log: \(logPath)")
         record.owner = .current
         record.heartbeatAt = record.startedAt
-        record.version = try await records.allRecords().first { $0.image == image.name && $0.tag == image.tag }?.version
+        record.version = try await records.record(image: image.name, tag: image.tag)?.version
         record = try await records.put(record)
         let heartbeat = Heartbeat(records: records, record: record)
         let beating = Task { await heartbeat.run() }

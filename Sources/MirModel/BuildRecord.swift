@@ -155,8 +155,16 @@ public struct LocalProcesses: ProcessLiveness {
 /// writer gets `BuildRecordConflict` and changes nothing.
 public protocol BuildRecordStore: Sendable {
     func allRecords() async throws -> [BuildRecord]
+    /// The record of one (image, tag), if any: a builder's per-build read, which must not cost a read of every record.
+    func record(image: String, tag: String) async throws -> BuildRecord?
     @discardableResult
     func put(_ record: BuildRecord) async throws -> BuildRecord
+}
+
+extension BuildRecordStore {
+    public func record(image: String, tag: String) async throws -> BuildRecord? {
+        try await allRecords().first { $0.image == image && $0.tag == tag }
+    }
 }
 
 /// A build-record write refused because another writer stored a newer record first.

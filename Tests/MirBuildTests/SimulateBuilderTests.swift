@@ -2,6 +2,7 @@ import Foundation
 import MirBuild
 import MirModel
 import MirRegistry
+import Synchronization
 import Testing
 
 @Suite struct SimulateBuilderTests {
@@ -226,5 +227,40 @@ extension SimulateBuilderTests {
         again.pushTarget = Accepting()
         #expect(try await s.builder.build(again).state == .succeeded)
         #expect(s.registry.manifest(repository: "mir/root", tag: root.tag) != nil)
+    }
+}
+
+/// Issue 9: a build reads its own record and its parent's, never every record (mir dev's simulated job runner builds
+/// N images: reading every record per build made its cost grow with the square of the fleet).
+@Suite struct BuilderRecordReadTests {
+    final class CountingStore: BuildRecordStore, @unchecked Sendable {
+        let base: FileBuildRecordStore
+        let counts = Mutex<(all: Int, one: Int)>((0, 0))
+        init(_ base: FileBuildRecordStore) { self.base = base }
+        func allRecords() async throws -> [BuildRecord] { counts.withLock { $0.all += 1 }; return try await base.allRecords() }
+        func record(image: String, tag: String) async throws -> BuildRecord? {
+            counts.withLock { $0.one += 1 }
+            return try await base.record(image: image, tag: tag)
+        }
+        func put(_ record: BuildRecord) async throws -> BuildRecord { try await base.put(record) }
+    }
+
+    @Test func aBuildReadsOnlyItsOwnAndItsParentsRecord() async throws {
+        let directory = try Fixture.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let registry = FakeRegistry(repositories: ["mir/root", "mir/kid"])
+        let store = CountingStore(FileBuildRecordStore(directory: directory + "/records"))
+        let builder = SimulateBuilder(registry: registry, records: store, delay: .zero)
+        let resolved = try DesiredStateResolver.resolve([
+            Fixture.image("root", pip: [PipRequirement(name: "numpy", versionSpecifier: "==1.26.4")]),
+            Fixture.child("kid", of: "root", pip: [PipRequirement(name: "pandas", versionSpecifier: "~=2.2")]),
+        ], config: MirConfig())
+        for image in resolved { #expect(try await builder.build(Fixture.request(image)).state == .succeeded) }
+        let counts = store.counts.withLock { $0 }
+        #expect(counts.all == 0, "every record was read \(counts.all) times")
+        #expect(counts.one == 3, "root: its own; kid: its own and its parent's")
+        // The child inherited its parent's libraries through the one-record read.
+        let kid = try #require(try await store.base.record(image: "kid", tag: resolved[1].tag))
+        #expect(kid.pipLibraries.contains { $0.name == "numpy" })
     }
 }
