@@ -39,6 +39,7 @@ enum GoJSONRules {
         "RoleRef": ["apiGroup", "kind", "name"],
         "PodDisruptionBudgetSpec": ["unhealthyPodEvictionPolicy"],
         "PodDisruptionBudgetStatus": ["disruptionsAllowed", "currentHealthy", "desiredHealthy", "expectedPods"],
+        "SubjectAccessReviewStatus": ["allowed"],
     ]
 
     /// Fields without `omitempty`: Go writes them even when the message lacks them (slices and maps as `null`).
@@ -60,5 +61,6 @@ enum GoJSONRules {
         "RoleRef": ["apiGroup": .string(""), "kind": .string(""), "name": .string("")],
         "PodDisruptionBudgetStatus": ["disruptionsAllowed": .number(0), "currentHealthy": .number(0), "desiredHealthy": .number(0),
                                       "expectedPods": .number(0)],
+        "SubjectAccessReviewStatus": ["allowed": .bool(false)],
     ]
 }

@@ -191,13 +191,29 @@ import Testing
         #expect(throws: KubeProtobufError.unsupportedContentEncoding("gzip")) { try KubeProtobufBody.decode(gz) }
     }
 
-    /// `kubectl create deployment d1 --image=nginx --replicas=2 --port=80` as kubectl 1.32 sent it (captured bytes):
-    /// decoded, it equals what the same command prints with `--dry-run=client -o json`.
-    @Test func capturedKubectlDeploymentEqualsItsDryRunJSON() async throws {
-        let hex = "6b3873000a150a07617070732f7631120a4465706c6f796d656e7412b4010a1d0a02643112001a0022002a003200380042005a090a"
-            + "03617070120264311284010802120b0a090a03617070120264311a6b0a1b0a0012001a0022002a003200380042005a090a03617070"
-            + "12026431124c122e0a056e67696e7812056e67696e782a00320a0a001000185022002a0042006a007200800100880100900100a20100"
-            + "1a00320042004a0052005800600068008201008a01009a0100c2010022020a00280038001a0c0800100018002000280038001a002200"
+    /// `kubectl auth can-i get /healthz` as kubectl 1.32 sent it (captured bytes), and a resource review built here: the
+    /// JSON of `authorization/v1` types.go (`status.allowed` has no omitempty).
+    @Test func selfSubjectAccessReviews() throws {
+        let captured = "6b3873000a320a17617574686f72697a6174696f6e2e6b38732e696f2f7631121753656c665375626a6563744163636573735265766965"
+            + "77122f0a100a0012001a0022002a003200380042001211120f0a082f6865616c74687a12036765741a08080012001a0020001a002200"
+        #expect(try KubeProtobufBody.decode(Self.bytes(hex: captured)) == .object([
+            "kind": .string("SelfSubjectAccessReview"), "apiVersion": .string("authorization.k8s.io/v1"),
+            "metadata": .object(["creationTimestamp": .null]),
+            "spec": .object(["nonResourceAttributes": .object(["path": .string("/healthz"), "verb": .string("get")])]),
+            "status": .object(["allowed": .bool(false)]),
+        ]))
+        var review = K8s_Io_Api_Authorization_V1_SelfSubjectAccessReview()
+        review.spec.resourceAttributes.namespace = "team-a"
+        review.spec.resourceAttributes.verb = "create"
+        review.spec.resourceAttributes.resource = "pods"
+        review.spec.resourceAttributes.subresource = "log"
+        review.spec.resourceAttributes.group = ""
+        let json = try KubeProtobufBody.decode(try KubeProtobufBody.envelope(review, apiVersion: "authorization.k8s.io/v1", kind: "SelfSubjectAccessReview"))
+        #expect(json["spec"] == .object(["resourceAttributes": .object([
+            "namespace": .string("team-a"), "verb": .string("create"), "resource": .string("pods"), "subresource": .string("log")])]))
+    }
+
+    static func bytes(hex: String) -> Data {
         var bytes: [UInt8] = []
         var index = hex.startIndex
         while index < hex.endIndex {
@@ -205,7 +221,17 @@ import Testing
             bytes.append(UInt8(hex[index..<next], radix: 16)!)
             index = next
         }
-        let decoded = try KubeProtobufBody.decode(Data(bytes))
+        return Data(bytes)
+    }
+
+    /// `kubectl create deployment d1 --image=nginx --replicas=2 --port=80` as kubectl 1.32 sent it (captured bytes):
+    /// decoded, it equals what the same command prints with `--dry-run=client -o json`.
+    @Test func capturedKubectlDeploymentEqualsItsDryRunJSON() async throws {
+        let hex = "6b3873000a150a07617070732f7631120a4465706c6f796d656e7412b4010a1d0a02643112001a0022002a003200380042005a090a"
+            + "03617070120264311284010802120b0a090a03617070120264311a6b0a1b0a0012001a0022002a003200380042005a090a03617070"
+            + "12026431124c122e0a056e67696e7812056e67696e782a00320a0a001000185022002a0042006a007200800100880100900100a20100"
+            + "1a00320042004a0052005800600068008201008a01009a0100c2010022020a00280038001a0c0800100018002000280038001a002200"
+        let decoded = try KubeProtobufBody.decode(Self.bytes(hex: hex))
         guard Kubectl.executable != nil else {
             Issue.record("kubectl is not installed; run scripts/setup")
             return
