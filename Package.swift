@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // Domain model: specs, config, diagnostics, JSON values, ECR lifecycle rules. No I/O.
@@ -57,8 +58,11 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "AsyncHTTPClient", package: "async-http-client")]),
         // Kubernetes API client: config (kubeconfig, in-cluster, exec), verbs, watch, reflector, work queue.
         .target(name: "KubeClient", dependencies: ["MirModel", "Yams", .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "Logging", package: "swift-log")]),
+        // Kubernetes protobuf request bodies (`application/vnd.kubernetes.protobuf`) of built-in kinds → the JSON object
+        // Go's encoding/json gives; Generated/ is protoc-gen-swift's output for the .proto subset in Protos/ (scripts/gen-proto).
+        .target(name: "KubeProtobuf", dependencies: ["MirModel", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         // mir's local control plane: an in-process Kubernetes-compatible API server (`mir dev`).
-        .target(name: "KubeLocal", dependencies: ["MirModel", "MirBuild", "MirRegistry", "KubeRBAC",
+        .target(name: "KubeLocal", dependencies: ["MirModel", "MirBuild", "MirRegistry", "KubeRBAC", "KubeProtobuf",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "X509", package: "swift-certificates"), .product(name: "SwiftASN1", package: "swift-asn1"), .product(name: "Crypto", package: "swift-crypto"),
@@ -114,7 +118,8 @@ let package = Package(
             "KubeClient", "KubeLocal", "MirLocalRegistry", "MirECR", "ECRFaultInjection", "MirTestSupport", .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "MetricsTestKit", package: "swift-metrics")]),
-        .testTarget(name: "KubeLocalTests", dependencies: ["KubeLocal", "MirModel", "MirBuild", "MirTestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+        .testTarget(name: "KubeLocalTests", dependencies: ["KubeLocal", "KubeProtobuf", "MirModel", "MirBuild", "MirTestSupport",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .testTarget(name: "MirTelemetryTests", dependencies: ["MirTelemetry",
             .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -261,9 +261,10 @@ struct APIHandler: APIRequestHandler {
             guard let text = String(data: request.body, encoding: .utf8) else { throw APIError.badRequest("the body is not UTF-8") }
             do { return try JSONValue.yaml(text) } catch { throw APIError.badRequest("error converting YAML to JSON: \(error)") }
         }
-        if contentType.contains("protobuf") || contentType.contains("cbor") {
+        if contentType.contains("protobuf") { return try ProtobufRequestBody.decode(request.body) }
+        if contentType.contains("cbor") {
             throw APIError(code: 415, reason: "UnsupportedMediaType",
-                           message: "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml")
+                           message: "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf")
         }
         do { return try JSONValue.decode(request.body) } catch {
             throw APIError.badRequest("the object provided is unrecognized: \(error)")
