@@ -131,12 +131,13 @@ actor ClusterState {
         for crd in objects[BuiltinResources.crds.key]?.keys.sorted().compactMap({ objects[BuiltinResources.crds.key]?[$0] }) ?? [] {
             registry.register(ResourceRegistry.resources(fromCRD: crd))
         }
-        for namespace in ["default", "kube-system", "kube-public", "kube-node-lease"]
+        for namespace in ["default", "kube-system", "kube-public", "kube-node-lease", BuilderSettings().buildNamespace]
         where objects[BuiltinResources.namespaces.key]?[storageKey(nil, namespace)] == nil {
             _ = try create(BuiltinResources.namespaces, namespace: nil,
                            body: .object(["apiVersion": .string("v1"), "kind": .string("Namespace"),
                                           "metadata": .object(["name": .string(namespace)])]), options: WriteOptions())
         }
+        try bootstrapRBAC()
     }
 
     /// Moves the objects of the snapshot file the in-memory store wrote (before SQLite) into the store, keeping their
@@ -401,6 +402,8 @@ actor ClusterState {
         object.set(["metadata", "uid"], .string(UUID().uuidString.lowercased()))
         object.set(["metadata", "creationTimestamp"], .string(KubeTime.format(clock())))
         object.set(["metadata", "generation"], .number(1))
+        object = BuiltinBehaviour.defaulted(info, object)
+        if let status = BuiltinBehaviour.status(info, object, now: KubeTime.format(clock())) { object.set(["status"], status) }
         object.set(["metadata", "managedFields"], nil)
         object.set(["metadata", "deletionTimestamp"], nil)
         object = withTypeMeta(info, object)
@@ -608,8 +611,10 @@ actor ClusterState {
             b.set(["status"], nil)
             return b
         }
+        if subresource == nil { object = BuiltinBehaviour.defaulted(info, object, existing: existing) }
         if body(object) != body(existing) {
             object.set(["metadata", "generation"], .number(Double((existing["metadata"]?["generation"]?.intValue ?? 0) + 1)))
+            if let status = BuiltinBehaviour.status(info, object, now: KubeTime.format(clock())) { object.set(["status"], status) }
         }
         var comparable = object
         comparable.set(["metadata", "resourceVersion"], existing["metadata"]?["resourceVersion"])
@@ -648,7 +653,7 @@ actor ClusterState {
         var patched: JSONValue
         switch type {
         case .merge: patched = Patching.mergePatch(current, patch)
-        case .strategic: patched = Patching.strategicMergePatch(current, patch)
+        case .strategic: patched = StrategicMerge.patch(current, patch, info: info)
         case .json:
             do { patched = try Patching.jsonPatch(current, patch) } catch let error as Patching.JSONPatchError {
                 throw APIError(code: 422, reason: "Invalid", message: error.message)
