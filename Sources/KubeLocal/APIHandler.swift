@@ -190,7 +190,9 @@ struct APIHandler: APIRequestHandler {
                                         userAgent: request.headers.first(name: "User-Agent") ?? ""))
         if info.key == BuiltinResources.selfSubjectAccessReviews.key {
             guard request.method == .POST, target.name == nil else { throw APIError.methodNotAllowed() }
-            let review = try AccessReview.review(try decodeBody(request), user: user, policy: try await state.rbacPolicy())
+            let body = (request.headers.first(name: "Content-Type") ?? "").contains("protobuf")
+                ? try AccessReview.decodeProtobuf(request.body) : try decodeBody(request)
+            let review = try AccessReview.review(body, user: user, policy: try await state.rbacPolicy())
             return Self.json(review, status: .created)
         }
         let options = WriteOptions(dryRun: request.query["dryRun"] == "All",

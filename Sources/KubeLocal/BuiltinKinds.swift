@@ -14,8 +14,7 @@ extension BuiltinResources {
         printerColumns: [column("Type", ".spec.type"), column("Cluster-IP", ".spec.clusterIP"), column("Ports", nil), age])
     static let deployments = ResourceInfo(group: "apps", version: "v1", kind: "Deployment", listKind: "DeploymentList",
         plural: "deployments", singular: "deployment", namespaced: true, shortNames: ["deploy"], categories: ["all"], hasStatus: true,
-        printerColumns: [column("Ready", nil), column("Up-to-date", ".status.updatedReplicas", type: "integer"),
-                         column("Available", ".status.availableReplicas", type: "integer"), age])
+        printerColumns: [column("Ready", nil), column("Up-to-date", nil, type: "integer"), column("Available", nil, type: "integer"), age])
     static let roles = ResourceInfo(group: "rbac.authorization.k8s.io", version: "v1", kind: "Role", listKind: "RoleList",
         plural: "roles", singular: "role", namespaced: true, hasStatus: false, printerColumns: [age])
     static let roleBindings = ResourceInfo(group: "rbac.authorization.k8s.io", version: "v1", kind: "RoleBinding",
@@ -115,6 +114,10 @@ enum BuiltinBehaviour {
         switch (info.key, name) {
         case (BuiltinResources.deployments.key, "Ready"):
             return .string("\(object["status"]?["readyReplicas"]?.intValue ?? 0)/\(object["spec"]?["replicas"]?.intValue ?? 1)")
+        case (BuiltinResources.deployments.key, "Up-to-date"):
+            return .number(Double(object["status"]?["updatedReplicas"]?.intValue ?? 0))
+        case (BuiltinResources.deployments.key, "Available"):
+            return .number(Double(object["status"]?["availableReplicas"]?.intValue ?? 0))
         case (BuiltinResources.services.key, "Ports"):
             let ports = (object["spec"]?["ports"]?.arrayValue ?? []).map { port in
                 "\(port["port"]?.intValue ?? 0)/\(port["protocol"]?.stringValue ?? "TCP")"

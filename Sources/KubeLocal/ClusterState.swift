@@ -367,6 +367,10 @@ actor ClusterState {
                 throw APIError.badRequest("the namespace of the provided object does not match the namespace sent on the request")
             }
             guard objects[BuiltinResources.namespaces.key]?[storageKey(nil, ns)] != nil else { throw APIError.namespaceNotFound(ns) }
+            if objects[BuiltinResources.namespaces.key]?[storageKey(nil, ns)]?["metadata"]?["deletionTimestamp"] != nil {
+                throw APIError(code: 403, reason: "Forbidden",
+                               message: "\(info.kind.lowercased()) \"\(meta["name"]?.stringValue ?? "")\" is forbidden: unable to create new content in namespace \(ns) because it is being terminated")
+            }
             object.set(["metadata", "namespace"], .string(ns))
         } else {
             object.set(["metadata", "namespace"], nil)
@@ -697,6 +701,7 @@ actor ClusterState {
             throw e
         }
         if request.dryRun { return (withTypeMeta(info, existing), false) }
+        if info.key == BuiltinResources.namespaces.key { return try terminateNamespace(existing) }
         let policy = request.propagationPolicy ?? (info.key == BuiltinResources.jobs.key ? "Orphan" : "Background")
         return try deleteObject(info, existing, policy: policy)
     }
@@ -726,6 +731,34 @@ actor ClusterState {
         if finalizers.contains("foregroundDeletion") { try processForeground(info, current) }
         let latest = objects[info.key]?[storageKey(current)]
         return (latest.map { withTypeMeta(info, $0) } ?? withTypeMeta(info, current), latest == nil)
+    }
+
+    /// How long a deleted Namespace stays Terminating before its content and itself are removed.
+    static let namespaceTerminationDelay: Duration = .seconds(3)
+
+    /// Deletes a Namespace as the namespace controller does: marked Terminating at once (new objects are refused),
+    /// its content and the Namespace removed a little later, so that deletes of its objects sent right after
+    /// (`kubectl delete -k` deletes the Namespace first) still find them.
+    private func terminateNamespace(_ existing: JSONValue) throws -> (object: JSONValue, removed: Bool) {
+        let info = BuiltinResources.namespaces
+        guard existing["metadata"]?["deletionTimestamp"] == nil else { return (withTypeMeta(info, existing), false) }
+        var marked = existing
+        marked.set(["metadata", "deletionTimestamp"], .string(KubeTime.format(clock())))
+        marked.set(["metadata", "deletionGracePeriodSeconds"], .number(0))
+        marked.set(["status", "phase"], .string("Terminating"))
+        let stored = try commit(info, "MODIFIED", marked, previous: existing)
+        let name = existing["metadata"]?["name"]?.stringValue ?? ""
+        Task {
+            try? await Task.sleep(for: Self.namespaceTerminationDelay)
+            self.finishNamespaceTermination(name)
+        }
+        return (withTypeMeta(info, stored), false)
+    }
+
+    private func finishNamespaceTermination(_ name: String) {
+        guard let namespace = objects[BuiltinResources.namespaces.key]?[name], namespace["metadata"]?["deletionTimestamp"] != nil,
+              (namespace["metadata"]?["finalizers"]?.arrayValue ?? []).isEmpty else { return }
+        try? remove(BuiltinResources.namespaces, namespace)
     }
 
     /// Removes an object for good and lets the garbage collector react.
