@@ -154,26 +154,27 @@ enum BuiltinOpenAPI {
 
     /// A v3 schema as v2 writes it: `#/definitions/` references, a lone `allOf` reference inlined, no `nullable`.
     static func v2Schema(_ schema: JSONValue) -> JSONValue {
-        switch schema {
-        case .object(var o):
-            if let all = o["allOf"]?.arrayValue, all.count == 1, let r = all[0]["$ref"] {
-                o["allOf"] = nil
-                o["$ref"] = r
-            }
-            o["nullable"] = nil
-            var out: [String: JSONValue] = [:]
-            for (key, value) in o {
-                if key == "$ref", let text = value.stringValue {
-                    out[key] = .string(text.replacingOccurrences(of: refPrefix, with: "#/definitions/"))
-                } else if ["enum", "default", "example", "x-kubernetes-group-version-kind"].contains(key) {
-                    out[key] = value
-                } else {
-                    out[key] = v2Schema(value)
-                }
-            }
-            return .object(out)
-        case .array(let a): return .array(a.map(v2Schema))
-        default: return schema
+        guard case .object(var o) = schema else { return schema }
+        if let all = o["allOf"]?.arrayValue, all.count == 1, let r = all[0]["$ref"] {
+            o["allOf"] = nil
+            o["$ref"] = r
         }
+        o["nullable"] = nil
+        var out: [String: JSONValue] = [:]
+        for (key, value) in o {
+            switch key {
+            case "$ref":
+                out[key] = value.stringValue.map { .string($0.replacingOccurrences(of: refPrefix, with: "#/definitions/")) } ?? value
+            case "properties", "patternProperties":
+                out[key] = value.objectValue.map { .object($0.mapValues(v2Schema)) } ?? value
+            case "items", "additionalProperties", "not":
+                out[key] = value.arrayValue.map { .array($0.map(v2Schema)) } ?? v2Schema(value)
+            case "allOf", "anyOf", "oneOf":
+                out[key] = value.arrayValue.map { .array($0.map(v2Schema)) } ?? value
+            default:
+                out[key] = value
+            }
+        }
+        return .object(out)
     }
 }

@@ -7,7 +7,8 @@ import MirModel
 /// info, paths, definitions), Info, Definitions/NamedSchema, and Schema with the fields Kubernetes schemas carry;
 /// vendor extensions are `NamedAny` with the value as YAML (JSON text), as gnostic stores them.
 enum OpenAPIv2Protobuf {
-    static let contentType = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+    /// The Content-Type the API server answers with (`@` is not allowed in a media type, so the answer spells it `.`).
+    static let contentType = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
 
     /// The protobuf encoding of a v2 document (`BuiltinOpenAPI.v2Document`).
     static func encode(_ document: JSONValue) -> Data {

@@ -10,7 +10,8 @@ mir's install tests and the README's install transcript. Answers JSON on stdout;
       → {"ok": true, "release": {"name", "namespace", "version", "status", "chart", "appVersion"}, "history": [...]}
         or {"ok": false, "errorType": "HelmReleaseError"|…, "error": message}   (a failed action is an answer)
 
-With --transcript, prints what `helm` would print instead of JSON (README transcript; not used by tests).
+With --transcript, prints what `helm` would print instead of JSON (the README's transcript; not used by tests).
+--storage-driver secret|configmap|memory chooses Helm's release storage (default secret, as helm does).
 """
 import argparse
 import json
@@ -36,6 +37,8 @@ def main():
     parser.add_argument("--revision", type=int)
     parser.add_argument("--create-namespace", action="store_true")
     parser.add_argument("--transcript", action="store_true")
+    parser.add_argument("--storage-driver", default="secret", choices=["secret", "configmap", "memory"],
+                        help="Helm's release storage (default: Secrets of type helm.sh/release.v1, as helm does)")
     args = parser.parse_args()
 
     import helm_python as helm
@@ -43,7 +46,7 @@ def main():
     values = json.loads(args.values)
     answer = {"ok": True}
     try:
-        with helm.Config(kubeconfig_path=args.kubeconfig, namespace=args.namespace) as cfg:
+        with helm.Config(kubeconfig_path=args.kubeconfig, namespace=args.namespace, storage_driver=args.storage_driver) as cfg:
             if args.action == "install":
                 answer["release"] = summary(cfg.install(args.chart, args.name, values, namespace=args.namespace,
                                                         create_namespace=args.create_namespace, timeout=120))
