@@ -125,8 +125,18 @@ enum BuiltinOpenAPI {
                 if let kindName {
                     responses["content"] = .object(["application/json": .object(["schema": .object(["$ref": .string(refPrefix + kindName)])])])
                 }
-                return .object(["x-kubernetes-group-version-kind": gvk, "x-kubernetes-action": .string(action), "parameters": parameters,
-                                "responses": .object(["200": .object(responses)])])
+                var operation: [String: JSONValue] = ["x-kubernetes-group-version-kind": gvk, "x-kubernetes-action": .string(action),
+                                                      "parameters": parameters, "responses": .object(["200": .object(responses)])]
+                if action == "patch" {
+                    // The patch types served: kubectl computes a strategic merge patch from these schemas only when
+                    // the PATCH operation says it accepts one (custom resources do not).
+                    let types = ["application/apply-patch+yaml", "application/json-patch+json", "application/merge-patch+json"]
+                        + (info.isCustom ? [] : ["application/strategic-merge-patch+json"])
+                    let schema: JSONValue = .object(["type": .string("object")])
+                    operation["requestBody"] = .object(["content": .object(Dictionary(uniqueKeysWithValues: types.map { ($0, .object(["schema": schema])) })),
+                                                        "required": .bool(true)])
+                }
+                return .object(operation)
             }
             if info.verbs == ["create"] {
                 paths["\(info.pathPrefix)/\(info.plural)"] = .object(["post": operation("post")])
