@@ -1,6 +1,7 @@
 import Foundation
 @testable import KubeLocal
 import MirModel
+import MirTestSupport
 import Testing
 
 /// Strategic merge driven by the official schemas, the OpenAPI documents and their protobuf encoding.
@@ -82,6 +83,16 @@ struct BuiltinKindsUnitTests {
         // Every reference in the generated schemas resolves.
         let dangling = Set(BuiltinOpenAPI.schemas.values.flatMap(BuiltinOpenAPI.references)).subtracting(BuiltinOpenAPI.schemas.keys)
         #expect(dangling.isEmpty, "\(dangling)")
+    }
+
+    @Test("BuiltinOpenAPISchemas.swift is what scripts/gen-builtin-openapi generates from kubernetes-validate's schemas")
+    func generatedSchemasAreInSync() async throws {
+        let root = crdManifestURL.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let result = try await ProcessRunner.run(URL(fileURLWithPath: "/usr/bin/env"),
+                                                 ["python3", root.appendingPathComponent("scripts/gen-builtin-openapi").path])
+        #expect(result.status == 0, "scripts/gen-builtin-openapi failed (run scripts/setup for kubernetes-validate): \(result.stderr)")
+        let committed = try String(contentsOf: root.appendingPathComponent("Sources/KubeLocal/BuiltinOpenAPISchemas.swift"), encoding: .utf8)
+        #expect(result.stdout == committed, "rerun: scripts/gen-builtin-openapi > Sources/KubeLocal/BuiltinOpenAPISchemas.swift")
     }
 
     @Test func v3DocumentOfACustomResourceCarriesTheCRDSchema() throws {
