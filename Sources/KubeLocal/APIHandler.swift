@@ -41,13 +41,12 @@ struct APIHandler: APIRequestHandler {
         if ["/healthz", "/readyz", "/livez"].contains(path) {
             return .full(status: .ok, headers: ["Content-Type": "text/plain"], body: Data("ok".utf8))
         }
+        let auth = request.headers.first(name: "Authorization") ?? ""
         var user = UserInfo.mirDevAdmin
-        if let token {
-            let auth = request.headers.first(name: "Authorization") ?? ""
-            if auth != "Bearer \(token)" {
-                guard auth.hasPrefix("Bearer "), let other = users[String(auth.dropFirst("Bearer ".count))] else { throw APIError.unauthorized }
-                user = other
-            }
+        if auth.hasPrefix("Bearer "), let other = users[String(auth.dropFirst("Bearer ".count))] {
+            user = other
+        } else if let token, auth != "Bearer \(token)" {
+            throw APIError.unauthorized
         }
         let segments = path.split(separator: "/").map(String.init)
         switch segments.first ?? "" {

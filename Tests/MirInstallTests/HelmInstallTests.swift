@@ -189,6 +189,15 @@ import Testing
             #expect(try await canI("admin-token", "delete"))
             #expect(try await !canI("admin-token", "delete", "deployments"), "mir-admin grants nothing beyond ManagedImages")
             #expect(try await !canI("nobody-token", "get"))
+            // A review sent as JSON (kubectl create sends JSON), for a non-resource URL: allowed for the administrator by
+            // cluster-admin, denied for the editor.
+            let review = c.directory.appendingPathComponent("review.json")
+            try JSONSerialization.data(withJSONObject: ["apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                                                        "spec": ["nonResourceAttributes": ["path": "/healthz", "verb": "get"]]]).write(to: review)
+            let asAdmin = try await c.kubectl.run("create", "-f", review.path, "-o", "jsonpath={.status.allowed} {.status.reason}")
+            #expect(asAdmin.stdout.hasPrefix("true RBAC: allowed by ClusterRoleBinding \"cluster-admin\""), "\(asAdmin.output)")
+            let asEditor = try await c.kubectl.run("--token", "editor-token", "create", "-f", review.path, "-o", "jsonpath={.status.allowed}")
+            #expect(asEditor.stdout == "false", "\(asEditor.output)")
             let unknown = try await c.kubectl.run("--token", "no-such-token", "auth", "can-i", "get", "pods")
             #expect(unknown.status != 0 && unknown.stderr.contains("Unauthorized"), "\(unknown.output)")
         }
