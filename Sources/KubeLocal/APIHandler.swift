@@ -187,12 +187,11 @@ struct APIHandler: APIRequestHandler {
                                         subresource: target.subresource, namespace: namespace,
                                         name: request.method == .POST ? nil : target.name,
                                         userAgent: request.headers.first(name: "User-Agent") ?? ""))
-        if info.key == BuiltinResources.selfSubjectAccessReviews.key {
+        if AccessReview.kinds.contains(info.key) {
             guard request.method == .POST, target.name == nil else { throw APIError.methodNotAllowed() }
             let body = (request.headers.first(name: "Content-Type") ?? "").contains("protobuf")
-                ? try AccessReview.decodeProtobuf(request.body) : try decodeBody(request)
-            let review = try AccessReview.review(body, user: user, policy: try await state.rbacPolicy())
-            return Self.json(review, status: .created)
+                ? try AccessReview.decodeProtobuf(request.body, info) : try decodeBody(request)
+            return Self.json(try AccessReview.answer(info, body, user: user, policy: try await state.rbacPolicy()), status: .created)
         }
         let options = WriteOptions(dryRun: request.query["dryRun"] == "All",
                                    fieldValidation: request.query["fieldValidation"].flatMap { $0.isEmpty ? nil : $0 } ?? "Warn",

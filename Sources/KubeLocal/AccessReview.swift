@@ -32,6 +32,42 @@ enum AccessReview {
         ])),
     ]
 
+    /// The reviews answered (never stored).
+    static let kinds: Set<String> = [BuiltinResources.selfSubjectAccessReviews.key, BuiltinResources.selfSubjectRulesReviews.key]
+
+    static func answer(_ info: ResourceInfo, _ body: JSONValue, user: UserInfo, policy: RBACPolicy) throws -> JSONValue {
+        info.key == BuiltinResources.selfSubjectRulesReviews.key ? try rules(body, user: user, policy: policy)
+                                                                  : try review(body, user: user, policy: policy)
+    }
+
+    /// Answers a SelfSubjectRulesReview (`kubectl auth can-i --list`): every rule bound to `user` in `spec.namespace`
+    /// (ClusterRoleBindings and that namespace's RoleBindings), resource rules and non-resource rules apart.
+    static func rules(_ body: JSONValue, user: UserInfo, policy: RBACPolicy) throws -> JSONValue {
+        let info = BuiltinResources.selfSubjectRulesReviews
+        guard let namespace = body["spec"]?["namespace"]?.stringValue, !namespace.isEmpty else {
+            throw APIError.invalid(info, "", [.required("spec.namespace", "Required value: no namespace on request")])
+        }
+        func strings(_ list: [String]?) -> JSONValue { .array((list ?? []).map { .string($0) }) }
+        var resourceRules: [JSONValue] = [], nonResourceRules: [JSONValue] = []
+        for (_, _, rule) in policy.rules(for: user, namespace: namespace) {
+            if let urls = rule.nonResourceURLs, !urls.isEmpty {
+                nonResourceRules.append(.object(["verbs": strings(rule.verbs), "nonResourceURLs": strings(urls)]))
+            }
+            if let resources = rule.resources, !resources.isEmpty {
+                var r: [String: JSONValue] = ["verbs": strings(rule.verbs), "apiGroups": strings(rule.apiGroups), "resources": strings(resources)]
+                if let names = rule.resourceNames, !names.isEmpty { r["resourceNames"] = strings(names) }
+                resourceRules.append(.object(r))
+            }
+        }
+        var answer = body
+        answer.set(["apiVersion"], .string(info.apiVersion))
+        answer.set(["kind"], .string(info.kind))
+        if answer["metadata"] == nil { answer.set(["metadata"], .object([:])) }
+        answer.set(["status"], .object(["resourceRules": .array(resourceRules), "nonResourceRules": .array(nonResourceRules),
+                                        "incomplete": .bool(false)]))
+        return answer
+    }
+
     /// Answers a SelfSubjectAccessReview for `user`: the review with `status` filled in.
     static func review(_ body: JSONValue, user: UserInfo, policy: RBACPolicy) throws -> JSONValue {
         let info = BuiltinResources.selfSubjectAccessReviews
@@ -73,7 +109,8 @@ enum AccessReview {
     /// SelfSubjectAccessReviewSpec: resourceAttributes = 1, nonResourceAttributes = 2; ResourceAttributes: namespace = 1,
     /// verb = 2, group = 3, version = 4, resource = 5, subresource = 6, name = 7; NonResourceAttributes: path = 1,
     /// verb = 2), as JSON. Throws on a malformed body.
-    static func decodeProtobuf(_ body: Data) throws -> JSONValue {
+    /// A SelfSubjectRulesReview's spec is `namespace = 1`.
+    static func decodeProtobuf(_ body: Data, _ info: ResourceInfo) throws -> JSONValue {
         let bytes = Array(body)
         guard bytes.count >= 4, bytes[0..<4] == [0x6B, 0x38, 0x73, 0x00] else {
             throw APIError.badRequest("the protobuf body does not start with the Kubernetes envelope")
@@ -82,6 +119,11 @@ enum AccessReview {
         let review = try ProtobufFields(envelope.bytes(2) ?? [])
         let spec = try ProtobufFields(review.bytes(2) ?? [])
         var specJSON: [String: JSONValue] = [:]
+        if info.key == BuiltinResources.selfSubjectRulesReviews.key {
+            if let namespace = spec.string(1) { specJSON["namespace"] = .string(namespace) }
+            return .object(["apiVersion": .string(info.apiVersion), "kind": .string(info.kind), "metadata": .object([:]),
+                            "spec": .object(specJSON)])
+        }
         if let raw = spec.bytes(1) {
             let attributes = try ProtobufFields(raw)
             var a: [String: JSONValue] = [:]

@@ -2,8 +2,8 @@ import Foundation
 import MirModel
 
 /// The built-in kinds a controller install uses (the Helm chart `Charts/mir` and `kubectl apply -k Manifests`), served
-/// with the generic storage: Services, Deployments, RBAC, PodDisruptionBudgets; and the SelfSubjectAccessReview that
-/// `kubectl auth can-i` creates (answered, never stored).
+/// with the generic storage: Services, Deployments, RBAC, PodDisruptionBudgets; and the SelfSubjectAccessReview and
+/// SelfSubjectRulesReview that `kubectl auth can-i [--list]` creates (answered, never stored).
 extension BuiltinResources {
     private static func column(_ name: String, _ path: String?, type: String = "string") -> PrinterColumn {
         PrinterColumn(name: name, type: type, format: "", description: "", priority: 0, jsonPath: path)
@@ -34,6 +34,9 @@ extension BuiltinResources {
                          column("Allowed Disruptions", ".status.disruptionsAllowed", type: "integer"), age])
     static let selfSubjectAccessReviews = ResourceInfo(group: "authorization.k8s.io", version: "v1", kind: "SelfSubjectAccessReview",
         listKind: "SelfSubjectAccessReviewList", plural: "selfsubjectaccessreviews", singular: "selfsubjectaccessreview",
+        namespaced: false, hasStatus: false, verbs: ["create"])
+    static let selfSubjectRulesReviews = ResourceInfo(group: "authorization.k8s.io", version: "v1", kind: "SelfSubjectRulesReview",
+        listKind: "SelfSubjectRulesReviewList", plural: "selfsubjectrulesreviews", singular: "selfsubjectrulesreview",
         namespaced: false, hasStatus: false, verbs: ["create"])
 }
 

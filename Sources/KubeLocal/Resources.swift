@@ -89,7 +89,7 @@ enum BuiltinResources {
     static let all: [ResourceInfo] = [namespaces, pods, events, configMaps, secrets, serviceAccounts, services, jobs, leases, crds,
                                        validatingAdmissionPolicies, validatingAdmissionPolicyBindings,
                                        deployments, roles, roleBindings, clusterRoles, clusterRoleBindings, podDisruptionBudgets,
-                                       selfSubjectAccessReviews]
+                                       selfSubjectAccessReviews, selfSubjectRulesReviews]
 }
 
 /// Everything the server currently serves, by group version and plural.

@@ -189,6 +189,14 @@ import Testing
             #expect(try await canI("admin-token", "delete"))
             #expect(try await !canI("admin-token", "delete", "deployments"), "mir-admin grants nothing beyond ManagedImages")
             #expect(try await !canI("nobody-token", "get"))
+            // `kubectl auth can-i --list` (SelfSubjectRulesReview): what the editor's bindings grant.
+            let list = try await c.kubectl.run("--token", "editor-token", "auth", "can-i", "--list")
+            let managedImages = list.stdout.split(separator: "\n").filter { $0.hasPrefix("managedimages.mir.dev ") }
+            #expect(managedImages.count == 1 && managedImages.first?.hasSuffix("[get list watch create update patch]") == true, "\(list.output)")
+            #expect(!list.stdout.contains("deployments"), "\(list.output)")
+            let adminList = try await c.kubectl.run("auth", "can-i", "--list")
+            #expect(adminList.stdout.split(separator: "\n").contains { $0.hasPrefix("*.* ") && $0.hasSuffix("[*]") }, "\(adminList.output)")
+
             // A review sent as JSON (kubectl create sends JSON), for a non-resource URL: allowed for the administrator by
             // cluster-admin, denied for the editor.
             let review = c.directory.appendingPathComponent("review.json")
