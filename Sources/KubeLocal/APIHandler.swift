@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import KubeRBAC
 import MirModel
 import NIOCore
 import NIOHTTP1
@@ -13,6 +14,8 @@ struct APIHandler: APIRequestHandler {
     var bookmarkInterval: Duration = .seconds(30)
     /// Counts resource requests by verb and resource.
     var counter: RequestCounter?
+    /// Further bearer tokens and the users they authenticate (`token` itself is `UserInfo.mirDevAdmin`).
+    var users: [String: UserInfo] = [:]
 
     func handle(_ request: APIRequest) async -> APIResponse {
         do {
@@ -38,9 +41,12 @@ struct APIHandler: APIRequestHandler {
         if ["/healthz", "/readyz", "/livez"].contains(path) {
             return .full(status: .ok, headers: ["Content-Type": "text/plain"], body: Data("ok".utf8))
         }
-        if let token {
-            let auth = request.headers.first(name: "Authorization") ?? ""
-            guard auth == "Bearer \(token)" else { throw APIError.unauthorized }
+        let auth = request.headers.first(name: "Authorization") ?? ""
+        var user = UserInfo.mirDevAdmin
+        if auth.hasPrefix("Bearer "), let other = users[String(auth.dropFirst("Bearer ".count))] {
+            user = other
+        } else if let token, auth != "Bearer \(token)" {
+            throw APIError.unauthorized
         }
         let segments = path.split(separator: "/").map(String.init)
         switch segments.first ?? "" {
@@ -48,13 +54,13 @@ struct APIHandler: APIRequestHandler {
             return Self.json(.object(["major": .string("1"), "minor": .string("32"), "gitVersion": .string("v1.32.0-mir-local"),
                                       "platform": .string("linux/amd64"), "goVersion": .string("swift")]))
         case "openapi":
-            return try await openAPI(segments)
+            return try await openAPI(segments, request)
         case "api":
             if segments.count == 1 {
                 return Self.json(.object(["kind": .string("APIVersions"), "versions": .array([.string("v1")]),
                                           "serverAddressByClientCIDRs": .array([.object(["clientCIDR": .string("0.0.0.0/0"), "serverAddress": .string("127.0.0.1")])])]))
             }
-            return try await resourceRequest(request, group: "", version: segments[1], rest: Array(segments.dropFirst(2)))
+            return try await resourceRequest(request, group: "", version: segments[1], rest: Array(segments.dropFirst(2)), user: user)
         case "apis":
             if segments.count == 1 { return Self.json(await groupList()) }
             if segments.count == 2 {
@@ -66,7 +72,7 @@ struct APIHandler: APIRequestHandler {
                 g.set(["apiVersion"], .string("v1"))
                 return Self.json(g)
             }
-            return try await resourceRequest(request, group: segments[1], version: segments[2], rest: Array(segments.dropFirst(3)))
+            return try await resourceRequest(request, group: segments[1], version: segments[2], rest: Array(segments.dropFirst(3)), user: user)
         default:
             throw APIError.pathNotFound(path)
         }
@@ -97,7 +103,8 @@ struct APIHandler: APIRequestHandler {
         var resources: [JSONValue] = []
         for info in infos {
             var r: [String: JSONValue] = ["name": .string(info.plural), "singularName": .string(info.singular),
-                                          "namespaced": .bool(info.namespaced), "kind": .string(info.kind), "verbs": Self.verbs]
+                                          "namespaced": .bool(info.namespaced), "kind": .string(info.kind),
+                                          "verbs": info.verbs.map { .array($0.map { .string($0) }) } ?? Self.verbs]
             if !info.shortNames.isEmpty { r["shortNames"] = .array(info.shortNames.map { .string($0) }) }
             if !info.categories.isEmpty { r["categories"] = .array(info.categories.map { .string($0) }) }
             if !info.isCustom { r["storageVersionHash"] = .string(String(info.key.hashValue & 0xFFFFFF, radix: 16)) }
@@ -111,16 +118,26 @@ struct APIHandler: APIRequestHandler {
                         "groupVersion": .string(group.isEmpty ? version : "\(group)/\(version)"), "resources": .array(resources)])
     }
 
-    // MARK: OpenAPI v3 (minimal: enough for kubectl's fieldValidation check)
+    // MARK: OpenAPI (documents in OpenAPI.swift)
 
-    private func openAPI(_ segments: [String]) async throws -> APIResponse {
+    private func openAPI(_ segments: [String], _ request: APIRequest) async throws -> APIResponse {
         let registry = await state.registry
+        if segments.count == 2, segments[1] == "v2" {
+            let document = BuiltinOpenAPI.v2Document(registry)
+            // client-go's OpenAPISchema() accepts only the protobuf encoding; anything else gets JSON.
+            if (request.headers.first(name: "Accept") ?? "").contains("protobuf") {
+                var headers = HTTPHeaders()
+                headers.add(name: "Content-Type", value: OpenAPIv2Protobuf.contentType)
+                return .full(status: .ok, headers: headers, body: OpenAPIv2Protobuf.encode(document))
+            }
+            return Self.json(document)
+        }
         guard segments.count >= 2, segments[1] == "v3" else { throw APIError.pathNotFound("/" + segments.joined(separator: "/")) }
         if segments.count == 2 {
             var paths: [String: JSONValue] = [:]
             for gv in registry.groupVersions {
                 let key = gv.group.isEmpty ? "api/\(gv.version)" : "apis/\(gv.group)/\(gv.version)"
-                let doc = openAPIDocument(registry, group: gv.group, version: gv.version)
+                let doc = BuiltinOpenAPI.v3Document(registry, group: gv.group, version: gv.version)
                 let hash = SHA256.hash(data: doc.jsonData).map { String(format: "%02X", $0) }.joined()
                 paths[key] = .object(["serverRelativeURL": .string("/openapi/v3/\(key)?hash=\(hash)")])
             }
@@ -132,27 +149,7 @@ struct APIHandler: APIRequestHandler {
         else if rest.count == 3, rest[0] == "apis" { group = rest[1]; version = rest[2] }
         else { throw APIError.pathNotFound("") }
         guard registry.resources.contains(where: { $0.group == group && $0.version == version }) else { throw APIError.pathNotFound("") }
-        return Self.json(openAPIDocument(registry, group: group, version: version))
-    }
-
-    private func openAPIDocument(_ registry: ResourceRegistry, group: String, version: String) -> JSONValue {
-        var paths: [String: JSONValue] = [:]
-        let parameters: JSONValue = .array(["fieldValidation", "fieldManager", "dryRun", "force"].map {
-            .object(["name": .string($0), "in": .string("query"), "schema": .object(["type": .string("string")]), "uniqueItems": .bool(true)])
-        })
-        for info in registry.resources where info.group == group && info.version == version {
-            let gvk = JSONValue.object(["group": .string(group), "version": .string(version), "kind": .string(info.kind)])
-            let base = info.namespaced ? "\(info.pathPrefix)/namespaces/{namespace}/\(info.plural)" : "\(info.pathPrefix)/\(info.plural)"
-            let operation: (String) -> JSONValue = { action in
-                .object(["x-kubernetes-group-version-kind": gvk, "x-kubernetes-action": .string(action), "parameters": parameters,
-                         "responses": .object(["200": .object(["description": .string("OK")])])])
-            }
-            paths["\(base)/{name}"] = .object(["patch": operation("patch"), "put": operation("put"), "get": operation("get"), "delete": operation("delete")])
-            paths[base] = .object(["post": operation("post"), "get": operation("list")])
-        }
-        return .object(["openapi": .string("3.0.0"),
-                        "info": .object(["title": .string("mir local control plane"), "version": .string("v1.32.0-mir-local")]),
-                        "paths": .object(paths)])
+        return Self.json(BuiltinOpenAPI.v3Document(registry, group: group, version: version))
     }
 
     // MARK: Resources
@@ -164,7 +161,7 @@ struct APIHandler: APIRequestHandler {
         var subresource: String?
     }
 
-    private func resourceRequest(_ request: APIRequest, group: String, version: String, rest: [String]) async throws -> APIResponse {
+    private func resourceRequest(_ request: APIRequest, group: String, version: String, rest: [String], user: UserInfo) async throws -> APIResponse {
         if rest.isEmpty {
             guard request.method == .GET else { throw APIError.methodNotAllowed() }
             return Self.json(try await resourceList(group: group, version: version))
@@ -190,6 +187,12 @@ struct APIHandler: APIRequestHandler {
                                         subresource: target.subresource, namespace: namespace,
                                         name: request.method == .POST ? nil : target.name,
                                         userAgent: request.headers.first(name: "User-Agent") ?? ""))
+        if AccessReview.kinds.contains(info.key) {
+            guard request.method == .POST, target.name == nil else { throw APIError.methodNotAllowed() }
+            let body = (request.headers.first(name: "Content-Type") ?? "").contains("protobuf")
+                ? try AccessReview.decodeProtobuf(request.body, info) : try decodeBody(request)
+            return Self.json(try AccessReview.answer(info, body, user: user, policy: try await state.rbacPolicy()), status: .created)
+        }
         let options = WriteOptions(dryRun: request.query["dryRun"] == "All",
                                    fieldValidation: request.query["fieldValidation"].flatMap { $0.isEmpty ? nil : $0 } ?? "Warn",
                                    fieldManager: request.query["fieldManager"], force: request.query["force"] == "true")

@@ -135,12 +135,13 @@ actor ClusterState {
         for crd in objects[BuiltinResources.crds.key]?.keys.sorted().compactMap({ objects[BuiltinResources.crds.key]?[$0] }) ?? [] {
             registry.register(ResourceRegistry.resources(fromCRD: crd))
         }
-        for namespace in ["default", "kube-system", "kube-public", "kube-node-lease"]
+        for namespace in ["default", "kube-system", "kube-public", "kube-node-lease", BuilderSettings().buildNamespace]
         where objects[BuiltinResources.namespaces.key]?[storageKey(nil, namespace)] == nil {
             _ = try create(BuiltinResources.namespaces, namespace: nil,
                            body: .object(["apiVersion": .string("v1"), "kind": .string("Namespace"),
                                           "metadata": .object(["name": .string(namespace)])]), options: WriteOptions())
         }
+        try bootstrapRBAC()
     }
 
     /// Moves the objects of the snapshot file the in-memory store wrote (before SQLite) into the store, keeping their
@@ -389,6 +390,10 @@ actor ClusterState {
                 throw APIError.badRequest("the namespace of the provided object does not match the namespace sent on the request")
             }
             guard objects[BuiltinResources.namespaces.key]?[storageKey(nil, ns)] != nil else { throw APIError.namespaceNotFound(ns) }
+            if objects[BuiltinResources.namespaces.key]?[storageKey(nil, ns)]?["metadata"]?["deletionTimestamp"] != nil {
+                throw APIError(code: 403, reason: "Forbidden",
+                               message: "\(info.kind.lowercased()) \"\(meta["name"]?.stringValue ?? "")\" is forbidden: unable to create new content in namespace \(ns) because it is being terminated")
+            }
             object.set(["metadata", "namespace"], .string(ns))
         } else {
             object.set(["metadata", "namespace"], nil)
@@ -424,6 +429,8 @@ actor ClusterState {
         object.set(["metadata", "uid"], .string(UUID().uuidString.lowercased()))
         object.set(["metadata", "creationTimestamp"], .string(KubeTime.format(clock())))
         object.set(["metadata", "generation"], .number(1))
+        object = BuiltinBehaviour.defaulted(info, object)
+        if let status = BuiltinBehaviour.status(info, object, now: KubeTime.format(clock())) { object.set(["status"], status) }
         object.set(["metadata", "managedFields"], nil)
         object.set(["metadata", "deletionTimestamp"], nil)
         object = withTypeMeta(info, object)
@@ -631,8 +638,10 @@ actor ClusterState {
             b.set(["status"], nil)
             return b
         }
+        if subresource == nil { object = BuiltinBehaviour.defaulted(info, object, existing: existing) }
         if body(object) != body(existing) {
             object.set(["metadata", "generation"], .number(Double((existing["metadata"]?["generation"]?.intValue ?? 0) + 1)))
+            if let status = BuiltinBehaviour.status(info, object, now: KubeTime.format(clock())) { object.set(["status"], status) }
         }
         var comparable = object
         comparable.set(["metadata", "resourceVersion"], existing["metadata"]?["resourceVersion"])
@@ -671,7 +680,7 @@ actor ClusterState {
         var patched: JSONValue
         switch type {
         case .merge: patched = Patching.mergePatch(current, patch)
-        case .strategic: patched = Patching.strategicMergePatch(current, patch)
+        case .strategic: patched = StrategicMerge.patch(current, patch, info: info)
         case .json:
             do { patched = try Patching.jsonPatch(current, patch) } catch let error as Patching.JSONPatchError {
                 throw APIError(code: 422, reason: "Invalid", message: error.message)
@@ -715,6 +724,7 @@ actor ClusterState {
             throw e
         }
         if request.dryRun { return (withTypeMeta(info, existing), false) }
+        if info.key == BuiltinResources.namespaces.key { return try terminateNamespace(existing) }
         let policy = request.propagationPolicy ?? (info.key == BuiltinResources.jobs.key ? "Orphan" : "Background")
         return try deleteObject(info, existing, policy: policy)
     }
@@ -744,6 +754,34 @@ actor ClusterState {
         if finalizers.contains("foregroundDeletion") { try processForeground(info, current) }
         let latest = objects[info.key]?[storageKey(current)]
         return (latest.map { withTypeMeta(info, $0) } ?? withTypeMeta(info, current), latest == nil)
+    }
+
+    /// How long a deleted Namespace stays Terminating before its content and itself are removed.
+    static let namespaceTerminationDelay: Duration = .seconds(3)
+
+    /// Deletes a Namespace as the namespace controller does: marked Terminating at once (new objects are refused),
+    /// its content and the Namespace removed a little later, so that deletes of its objects sent right after
+    /// (`kubectl delete -k` deletes the Namespace first) still find them.
+    private func terminateNamespace(_ existing: JSONValue) throws -> (object: JSONValue, removed: Bool) {
+        let info = BuiltinResources.namespaces
+        guard existing["metadata"]?["deletionTimestamp"] == nil else { return (withTypeMeta(info, existing), false) }
+        var marked = existing
+        marked.set(["metadata", "deletionTimestamp"], .string(KubeTime.format(clock())))
+        marked.set(["metadata", "deletionGracePeriodSeconds"], .number(0))
+        marked.set(["status", "phase"], .string("Terminating"))
+        let stored = try commit(info, "MODIFIED", marked, previous: existing)
+        let name = existing["metadata"]?["name"]?.stringValue ?? ""
+        Task {
+            try? await Task.sleep(for: Self.namespaceTerminationDelay)
+            self.finishNamespaceTermination(name)
+        }
+        return (withTypeMeta(info, stored), false)
+    }
+
+    private func finishNamespaceTermination(_ name: String) {
+        guard let namespace = objects[BuiltinResources.namespaces.key]?[name], namespace["metadata"]?["deletionTimestamp"] != nil,
+              (namespace["metadata"]?["finalizers"]?.arrayValue ?? []).isEmpty else { return }
+        try? remove(BuiltinResources.namespaces, namespace)
     }
 
     /// Removes an object for good and lets the garbage collector react.

@@ -1,5 +1,6 @@
 // Local control plane (see issue 4): an in-process, Kubernetes-compatible API server for `mir dev` and tests.
 import Foundation
+import KubeRBAC
 import Logging
 import MirBuild
 import MirModel
@@ -33,6 +34,9 @@ public struct ControlPlaneConfiguration: Sendable {
     public var eventTTL: Duration
     /// How often watches that allow bookmarks get one.
     public var bookmarkInterval: Duration
+    /// Further bearer tokens and the users they authenticate, for reviews (`kubectl auth can-i`) as another identity;
+    /// `token` is always `UserInfo.mirDevAdmin`.
+    public var users: [String: UserInfo] = [:]
 
     public init(stateDirectory: URL? = nil, port: Int = 0, insecurePort: Int? = nil, token: String? = nil,
                 insecureRequiresToken: Bool = false, builder: (any ImageBuilder)? = nil,
@@ -152,13 +156,14 @@ public struct LocalControlPlane: Sendable {
         }
         let group = MultiThreadedEventLoopGroup.singleton
         let requests = RequestCounter()
-        let secureHandler = APIHandler(state: state, token: token, bookmarkInterval: configuration.bookmarkInterval, counter: requests)
+        let secureHandler = APIHandler(state: state, token: token, bookmarkInterval: configuration.bookmarkInterval, counter: requests,
+                                       users: configuration.users)
         let secure = try await HTTPServer(host: "127.0.0.1", port: configuration.port, tls: tls, group: group,
                                           handler: secureHandler, logger: logger)
         var insecure: HTTPServer?
         if let port = configuration.insecurePort {
             let handler = APIHandler(state: state, token: configuration.insecureRequiresToken ? token : nil,
-                                     bookmarkInterval: configuration.bookmarkInterval, counter: requests)
+                                     bookmarkInterval: configuration.bookmarkInterval, counter: requests, users: configuration.users)
             insecure = try await HTTPServer(host: "127.0.0.1", port: port, tls: nil, group: group, handler: handler, logger: logger)
         }
         var runner: JobRunner?

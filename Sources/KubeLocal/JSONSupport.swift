@@ -274,22 +274,6 @@ enum Patching {
         return .object(result)
     }
 
-    /// Strategic merge patch, approximated as a merge patch after dropping `$`-directives.
-    static func strategicMergePatch(_ target: JSONValue, _ patch: JSONValue) -> JSONValue {
-        mergePatch(target, stripDirectives(patch))
-    }
-
-    private static func stripDirectives(_ value: JSONValue) -> JSONValue {
-        switch value {
-        case .object(let o):
-            var out: [String: JSONValue] = [:]
-            for (k, v) in o where !k.hasPrefix("$") { out[k] = stripDirectives(v) }
-            return .object(out)
-        case .array(let a): return .array(a.map(stripDirectives))
-        default: return value
-        }
-    }
-
     struct JSONPatchError: Error { var message: String }
 
     static func jsonPatch(_ target: JSONValue, _ operations: JSONValue) throws -> JSONValue {

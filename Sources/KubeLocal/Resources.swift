@@ -28,6 +28,8 @@ struct ResourceInfo: Sendable, Hashable {
     var printerColumns: [PrinterColumn] = []
     /// The structural schema (`openAPIV3Schema`) of a custom resource.
     var schema: JSONValue? = nil
+    /// The verbs discovery lists, when not the full set of a stored kind (`create` only for a review).
+    var verbs: [String]? = nil
 
     var apiVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
     var groupVersion: String { apiVersion }
@@ -82,8 +84,12 @@ enum BuiltinResources {
         namespaced: false, shortNames: ["crd", "crds"], categories: ["api-extensions"], hasStatus: true,
         printerColumns: [PrinterColumn(name: "Created At", type: "date", format: "", description: "", priority: 0, jsonPath: ".metadata.creationTimestamp")])
 
-    static let all: [ResourceInfo] = [namespaces, pods, events, configMaps, secrets, serviceAccounts, jobs, leases, crds,
-                                       validatingAdmissionPolicies, validatingAdmissionPolicyBindings]
+    /// The table of built-in kinds: adding a kind is one entry here (its `ResourceInfo`, and, when the API server or a
+    /// controller fills in fields, a case in `BuiltinBehaviour`; its OpenAPI schema comes from `BuiltinOpenAPI`).
+    static let all: [ResourceInfo] = [namespaces, pods, events, configMaps, secrets, serviceAccounts, services, jobs, leases, crds,
+                                       validatingAdmissionPolicies, validatingAdmissionPolicyBindings,
+                                       deployments, roles, roleBindings, clusterRoles, clusterRoleBindings, podDisruptionBudgets,
+                                       selfSubjectAccessReviews, selfSubjectRulesReviews]
 }
 
 /// Everything the server currently serves, by group version and plural.

@@ -155,7 +155,7 @@ enum TableConverter {
             let kind = (object["involvedObject"]?["kind"]?.stringValue ?? "").lowercased()
             return .string("\(kind)/\(object["involvedObject"]?["name"]?.stringValue ?? "")")
         default:
-            return .null
+            return BuiltinBehaviour.computedCell(info, name, object) ?? .null
         }
     }
 }

@@ -57,6 +57,7 @@ struct Dev: AsyncParsableCommand {
         try await running.apply(yaml: DevRegistryMarker.manifest(registryPath: registryPath))
         say("mir local control plane (simulated jobs, pushing to local:\(registryPath)) serving on \(running.url.absoluteString)")
         say("kubectl --kubeconfig \(kubeconfigURL.path) get managedimages")
+        say("Deployments, Services, RBAC and the other kinds an install creates are stored, not run: there is no kubelet, so a Deployment stays at 0 available replicas")
         say("run the controller against it (same registry): \(DevRegistryMarker.runCommand(kubeconfig: kubeconfigURL.path, registryPath: registryPath))")
         for await _ in signals { break }
         sources.forEach { $0.cancel() }
