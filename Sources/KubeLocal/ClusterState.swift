@@ -399,6 +399,7 @@ actor ClusterState {
         if info.key == BuiltinResources.jobs.key { object = Self.defaultJob(object) }
         if info.key == BuiltinResources.secrets.key { object = try Self.mergeStringData(object) }
         object.set(["metadata", "uid"], .string(UUID().uuidString.lowercased()))
+        if info.key == BuiltinResources.jobs.key { object = JobDefaults.withGeneratedSelector(object) }
         object.set(["metadata", "creationTimestamp"], .string(KubeTime.format(clock())))
         object.set(["metadata", "generation"], .number(1))
         object.set(["metadata", "managedFields"], nil)
