@@ -23,7 +23,8 @@ extension RealBuildTests {
         _ = try await ToolLocator.require("docker-registry")
         // One attempt per build: a failing requirement fails the Job at once.
         let config = try String(contentsOf: w.folder.appendingPathComponent("mir.yaml"), encoding: .utf8)
-        try w.write("mir.yaml", config + "builder:\n  backoffLimit: 0\n")
+        try w.write("mir.yaml", config + "\nbuilder:\n  backoffLimit: 0\n")
+        try w.write("specs/00-namespace.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: mir-builds\n")
         try w.spec("tools", base: "imageType: standard", pip: ["six==1.16.0"])
         try w.spec("kid", base: "managedImage: tools", pip: ["packaging"])
 
@@ -41,8 +42,8 @@ extension RealBuildTests {
             throw Failure(description: "mir dev did not start: \(dev.stdout)\(dev.stderr)")
         }
         // The default is real jobs (buildah is installed), pushing to a docker-registry mir dev started on loopback.
-        #expect(dev.stdout.contains("build jobs: real, built with buildah and pushed to docker-registry on 127.0.0.1:"), "\(dev.stdout)")
         let registryValue = try #require(await dev.waitForMatch(#"--registry (local:\S+,oci=http://127\.0\.0\.1:\d+)"#), "\(dev.stdout)")
+        #expect(dev.stdout.contains("build jobs: real, built with buildah and pushed to docker-registry on 127.0.0.1:"), "\(dev.stdout)")
         let ociBase = String(registryValue[registryValue.range(of: "oci=")!.upperBound...])
         #expect(registryValue.hasPrefix("local:" + URL(fileURLWithPath: w.path("registry")).resolvingSymlinksInPath().path + ","))
 
@@ -51,12 +52,15 @@ extension RealBuildTests {
             "run", "--kubeconfig", w.path("kubeconfig"), "--config", w.path("mir.yaml"), "--registry", registryValue,
             "--metrics-bind-address", "127.0.0.1:0", "--health-probe-bind-address", "127.0.0.1:0", "--lease-namespace", "default",
         ], in: w.folder, environment: environment, outputDirectory: w.folder)
+        guard await run?.waitForOutput(containing: "probes on", timeout: .seconds(90)) == true else {
+            throw Failure(description: "mir run did not start: \(run?.stdout ?? "")\(run?.stderr ?? "")")
+        }
         func diagnostics() -> String { "\n--- mir run:\n\(run?.stdout ?? "")\(run?.stderr.suffix(3000) ?? "")\n--- mir dev:\n\(dev.stdout)\(dev.stderr.suffix(3000))" }
 
         // Parent and child: Ready, with real pip lists (the child's has its parent's libraries).
         let applied = try await kubectl.run("apply", "-f", w.path("specs"))
         #expect(applied.status == 0, "\(applied.output)")
-        let waited = try await kubectl.run("wait", "--for=condition=Ready", "mi/tools", "mi/kid", "--timeout=300s")
+        let waited = try await kubectl.run("wait", "--for=condition=Ready", "mi/tools", "mi/kid", "--timeout=240s")
         guard waited.status == 0 else { throw Failure(description: "not Ready: \(waited.output)\(diagnostics())") }
         func status(_ image: String, _ path: String) async throws -> String {
             try await kubectl.run("get", "mi", image, "-o", "jsonpath={\(path)}").stdout
@@ -108,11 +112,13 @@ extension RealBuildTests {
         }
         guard rebuilt else { throw Failure(description: "the child was not rebuilt\(diagnostics())") }
         #expect(try await libraries("tools")["idna"] != nil)
-        let toolsDone = try await kubectl.run("get", "job", "-n", "mir-builds", try await status("tools", ".status.build.jobName"),
-                                              "-o", "jsonpath={.status.completionTime}").stdout
-        let kidStarted = try await kubectl.run("get", "job", "-n", "mir-builds", try await status("kid", ".status.build.jobName"),
-                                               "-o", "jsonpath={.status.startTime}").stdout
-        #expect(!toolsDone.isEmpty && !kidStarted.isEmpty && kidStarted >= toolsDone, "parent done \(toolsDone), child started \(kidStarted)")
+        // The child's new Job came after the parent's and names the parent's new tag (its FROM, pushed by then).
+        let toolsJobNow = try await status("tools", ".status.build.jobName"), kidJobNow = try await status("kid", ".status.build.jobName")
+        let toolsStarted = try await kubectl.run("get", "job", "-n", "mir-builds", toolsJobNow, "-o", "jsonpath={.status.startTime}").stdout
+        let kidCreated = try await kubectl.run("get", "job", "-n", "mir-builds", kidJobNow, "-o", "jsonpath={.metadata.creationTimestamp}").stdout
+        #expect(!toolsStarted.isEmpty && kidCreated >= toolsStarted, "parent started \(toolsStarted), child created \(kidCreated)")
+        let parentTag = try await kubectl.run("get", "job", "-n", "mir-builds", kidJobNow, "-o", #"jsonpath={.metadata.annotations.mir\.dev/parent-tag}"#).stdout
+        #expect(parentTag == (try await status("tools", ".status.imageTag")))
 
         // A requirement that cannot be satisfied: the kaniko container fails, the Job fails, the image shows BuildFailed.
         try w.spec("broken", base: "imageType: standard", pip: ["six===0.0.0-nope"])
