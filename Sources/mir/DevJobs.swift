@@ -38,12 +38,22 @@ struct EngineJobAdapter: JobBuildEngine {
         }
         let dockerfileText = String(decoding: build.context[build.dockerfile] ?? Data(), as: UTF8.self)
         let base = Self.firstBaseImage(dockerfileText) ?? build.destination
+        let lastStep = StepTracker()
         let built = try await CommandRunner.run(
             engine.executable,
             engine.buildArguments(dockerfile: context.appendingPathComponent(build.dockerfile).path, context: context.path,
                                   tag: build.destination, baseImage: base, authFile: nil),
-            log: log)
-        guard built.succeeded else { return ContainerRunResult(exitCode: Int(built.exitCode), terminationMessage: "") }
+            log: log) { line in
+                if let step = BuildOutputAnalysis.step(in: line) { lastStep.set(step) }
+            }
+        guard built.succeeded else {
+            // As kaniko ends its log: one line saying why the build failed (the termination message's last line).
+            let failure = BuildOutputAnalysis.buildFailure(lastStep: lastStep.value, tail: built.tail, exitCode: built.exitCode, logPath: "")
+            var summary = failure
+            summary.logPath = nil
+            log.write(line: "error building image: \(BuildOutputAnalysis.message(summary))")
+            return ContainerRunResult(exitCode: Int(built.exitCode), terminationMessage: "")
+        }
         let digestFile = folder.path + "/digest"
         let pushed = try await CommandRunner.run(engine.executable, engine.pushArguments(tag: build.destination, digestFile: digestFile, authFile: nil),
                                                  log: log)
@@ -63,6 +73,9 @@ struct EngineJobAdapter: JobBuildEngine {
             throw Unsupported(description: "mir dev runs the report container with its fixed environment (\(expected.joined(separator: " "))) only")
         }
         let outcome = try await ReportStep.run(engine: engine, image: image, log: BuildLog(path: logPath), program: command[2])
+        // The image is in the registry: the engine's local copy goes, as nothing of a kaniko build stays on a node
+        // (a child built later pulls its parent again; an image still in use is kept).
+        if engine.kind != .docker { _ = try? await CommandRunner.run(engine.executable, ["rmi", image]) }
         return ContainerRunResult(exitCode: Int(outcome.exitCode), terminationMessage: outcome.terminationMessage)
     }
 
@@ -74,6 +87,14 @@ struct EngineJobAdapter: JobBuildEngine {
         }
         return nil
     }
+}
+
+/// The last build step seen in the engine's output.
+final class StepTracker: @unchecked Sendable {
+    private let lock = NSLock()
+    private var step: BuildOutputAnalysis.Step?
+    func set(_ s: BuildOutputAnalysis.Step) { lock.lock(); step = s; lock.unlock() }
+    var value: BuildOutputAnalysis.Step? { lock.lock(); defer { lock.unlock() }; return step }
 }
 
 /// How `mir dev` runs build Jobs and where they push: decided at start, printed in the banner.
