@@ -94,7 +94,8 @@ public enum ControlPlaneError: Error, CustomStringConvertible, Sendable {
 /// - CRD schemas: types, required, enum, pattern, length/item/value bounds, list-type map/set uniqueness, defaults,
 ///   pruning (400 under `fieldValidation=Strict`, a `Warning` header under Warn) and `x-kubernetes-validations` in
 ///   the CEL subset of `CELRule`; rules outside it are not evaluated and reported in a `Warning` header.
-/// - A simulated job runner (`JobRunner`) when a builder is configured; see `JobBuildAnnotations`.
+/// - A job runner (`JobRunner`): real when a `JobBuildEngine` is configured (`RealPodRun`), else a simulation with the
+///   configured builder (see `JobBuildAnnotations`); container logs through `pods/log` (`PodLogStore`).
 public struct LocalControlPlane: Sendable {
     public init() {}
 
