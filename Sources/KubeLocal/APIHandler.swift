@@ -16,6 +16,8 @@ struct APIHandler: APIRequestHandler {
     var counter: RequestCounter?
     /// Further bearer tokens and the users they authenticate (`token` itself is `UserInfo.mirDevAdmin`).
     var users: [String: UserInfo] = [:]
+    /// Container logs, for the `pods/log` subresource (nil: no logs are kept).
+    var podLogs: PodLogStore?
 
     func handle(_ request: APIRequest) async -> APIResponse {
         do {
@@ -179,6 +181,9 @@ struct APIHandler: APIRequestHandler {
         }
         if namespace != nil && !info.namespaced { throw APIError.pathNotFound(request.path) }
         let target = Target(info: info, namespace: namespace, name: parts.count > 1 ? parts[1] : nil, subresource: parts.count > 2 ? parts[2] : nil)
+        if target.subresource == "log", parts.count == 3, info.key == BuiltinResources.pods.key, let podLogs, let name = target.name {
+            return try await PodLogRequest.response(request, state: state, logs: podLogs, namespace: namespace ?? "default", name: name)
+        }
         if let sub = target.subresource, sub != "status" || !info.hasStatus || parts.count > 3 { throw APIError.pathNotFound(request.path) }
         if let dryRun = request.query["dryRun"], !dryRun.isEmpty, dryRun != "All" {
             throw APIError.badRequest("dryRun: Unsupported value: \"\(dryRun)\": supported values: \"All\"")

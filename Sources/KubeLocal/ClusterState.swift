@@ -427,6 +427,7 @@ actor ClusterState {
         if info.key == BuiltinResources.jobs.key { object = Self.defaultJob(object) }
         if info.key == BuiltinResources.secrets.key { object = try Self.mergeStringData(object) }
         object.set(["metadata", "uid"], .string(UUID().uuidString.lowercased()))
+        if info.key == BuiltinResources.jobs.key { object = JobDefaults.withGeneratedSelector(object) }
         object.set(["metadata", "creationTimestamp"], .string(KubeTime.format(clock())))
         object.set(["metadata", "generation"], .number(1))
         object = BuiltinBehaviour.defaulted(info, object)

@@ -24,6 +24,8 @@ public struct ControlPlaneConfiguration: Sendable {
     public var insecureRequiresToken: Bool
     /// The builder the simulated job runner runs Jobs with; nil disables the job runner.
     public var builder: (any ImageBuilder)?
+    /// Runs build Jobs for real with this engine (instead of simulating them with `builder`).
+    public var jobEngine: (any JobBuildEngine)?
     public var jobRunner: JobRunnerConfiguration
     /// Where `start` writes a kubeconfig; nil writes none.
     public var kubeconfigPath: URL?
@@ -48,6 +50,7 @@ public struct ControlPlaneConfiguration: Sendable {
         self.token = token
         self.insecureRequiresToken = insecureRequiresToken
         self.builder = builder
+        self.jobEngine = nil
         self.jobRunner = jobRunner
         self.kubeconfigPath = kubeconfigPath
         self.watchHistoryLimit = watchHistoryLimit
@@ -95,7 +98,8 @@ public enum ControlPlaneError: Error, CustomStringConvertible, Sendable {
 /// - CRD schemas: types, required, enum, pattern, length/item/value bounds, list-type map/set uniqueness, defaults,
 ///   pruning (400 under `fieldValidation=Strict`, a `Warning` header under Warn) and `x-kubernetes-validations` in
 ///   the CEL subset of `CELRule`; rules outside it are not evaluated and reported in a `Warning` header.
-/// - A simulated job runner (`JobRunner`) when a builder is configured; see `JobBuildAnnotations`.
+/// - A job runner (`JobRunner`): real when a `JobBuildEngine` is configured (`RealPodRun`), else a simulation with the
+///   configured builder (see `JobBuildAnnotations`); container logs through `pods/log` (`PodLogStore`).
 public struct LocalControlPlane: Sendable {
     public init() {}
 
@@ -156,27 +160,36 @@ public struct LocalControlPlane: Sendable {
         }
         let group = MultiThreadedEventLoopGroup.singleton
         let requests = RequestCounter()
-        let secureHandler = APIHandler(state: state, token: token, bookmarkInterval: configuration.bookmarkInterval, counter: requests,
+        // Container logs live with the state (as a kubelet keeps them on its node), else in a private temporary folder.
+        let podLogs = configuration.stateDirectory.map { PodLogStore(directory: $0.appendingPathComponent("pod-logs")) } ?? PodLogStore.temporary()
+        var secureHandler = APIHandler(state: state, token: token, bookmarkInterval: configuration.bookmarkInterval, counter: requests,
                                        users: configuration.users)
+        secureHandler.podLogs = podLogs
         let secure = try await HTTPServer(host: "127.0.0.1", port: configuration.port, tls: tls, group: group,
                                           handler: secureHandler, logger: logger)
         var insecure: HTTPServer?
         if let port = configuration.insecurePort {
-            let handler = APIHandler(state: state, token: configuration.insecureRequiresToken ? token : nil,
+            var handler = APIHandler(state: state, token: configuration.insecureRequiresToken ? token : nil,
                                      bookmarkInterval: configuration.bookmarkInterval, counter: requests, users: configuration.users)
+            handler.podLogs = podLogs
             insecure = try await HTTPServer(host: "127.0.0.1", port: port, tls: nil, group: group, handler: handler, logger: logger)
         }
         var runner: JobRunner?
-        if let builder = configuration.builder {
-            let r = JobRunner(state: state, builder: builder, configuration: configuration.jobRunner)
+        let mode: JobRunnerMode? = configuration.jobEngine.map { .real($0) } ?? configuration.builder.map { .simulated($0) }
+        if let mode {
+            let r = JobRunner(state: state, mode: mode, logs: podLogs, configuration: configuration.jobRunner)
             try await r.start()
             runner = r
+            switch mode {
+            case .real(let engine): logger.info("job runner: real (build Jobs are built and pushed with \(engine.name))")
+            case .simulated(let builder): logger.info("job runner: SIMULATION (no container runs; builds are simulated by \(builder.name))")
+            }
         }
         let running = RunningControlPlane(
             url: URL(string: "https://127.0.0.1:\(secure.port)")!,
             insecureURL: insecure.map { URL(string: "http://127.0.0.1:\($0.port)")! },
             token: token, caCertificatePEM: certificates.caCertificatePEM, kubeconfigPath: configuration.kubeconfigPath,
-            state: state, servers: [secure] + (insecure.map { [$0] } ?? []), runner: runner, requests: requests,
+            state: state, servers: [secure] + (insecure.map { [$0] } ?? []), runner: runner, requests: requests, podLogDirectory: podLogs.directory,
             eventSweeper: Self.sweepEvents(state, every: Self.sweepInterval(configuration.eventTTL)))
         if let path = configuration.kubeconfigPath { try running.writeKubeconfig(to: path) }
         logger.info("local control plane serving on \(running.url)")
@@ -231,13 +244,16 @@ public final class RunningControlPlane: Sendable {
     public let kubeconfigPath: URL?
     /// The resource requests served so far, by verb and resource (the job runner's own writes are not requests).
     public let requests: RequestCounter
+    /// Where container logs are kept (`<namespace>/<pod>/<container>.log`).
+    public let podLogDirectory: URL
     let state: ClusterState
     private let servers: [HTTPServer]
     private let runner: JobRunner?
     private let eventSweeper: Task<Void, Never>
 
     init(url: URL, insecureURL: URL?, token: String, caCertificatePEM: String, kubeconfigPath: URL?, state: ClusterState,
-         servers: [HTTPServer], runner: JobRunner?, requests: RequestCounter, eventSweeper: Task<Void, Never>) {
+         servers: [HTTPServer], runner: JobRunner?, requests: RequestCounter, podLogDirectory: URL, eventSweeper: Task<Void, Never>) {
+        self.podLogDirectory = podLogDirectory
         self.url = url
         self.insecureURL = insecureURL
         self.token = token

@@ -58,23 +58,37 @@ public struct SimulatedContainerTermination: Error, Sendable, Hashable, CustomSt
     public var description: String { "container \(container) terminated: \(reason) (exit code \(exitCode)) \(message)" }
 }
 
-/// A kwok-like simulated Job controller: for each Job it creates a Pod, runs the build through the injected
-/// `ImageBuilder`, then records the container's termination and the Job's conditions
-/// (SuccessCriteriaMet → Complete, or FailureTarget → Failed with BackoffLimitExceeded / DeadlineExceeded).
-/// Honours `backoffLimit`, `activeDeadlineSeconds` and `ttlSecondsAfterFinished`. Everything it writes is labelled
-/// `mir.dev/simulated: "true"`. A builder error of type `SimulatedContainerTermination` ends the pod with that
-/// container state; any other error ends every app container with exit code 1 and the error as its message.
+/// How the job runner runs a Job's pod.
+public enum JobRunnerMode: Sendable {
+    /// A SIMULATION: no container runs; the injected `ImageBuilder` stands in for the whole pod.
+    case simulated(any ImageBuilder)
+    /// Real: kaniko containers are built and pushed by the engine, other containers run their command in their
+    /// image (see `RealPodRun`), and the Job's `podFailurePolicy` applies to failed pods.
+    case real(any JobBuildEngine)
+
+    public var isSimulation: Bool { if case .simulated = self { return true }; return false }
+}
+
+/// A kwok-like Job controller and kubelet: for each Job it creates a Pod, runs it (a SIMULATION through the injected
+/// `ImageBuilder`, or for real through a `JobBuildEngine`), then records the container states, their logs and the
+/// Job's conditions (SuccessCriteriaMet → Complete, or FailureTarget → Failed with BackoffLimitExceeded /
+/// DeadlineExceeded / PodFailurePolicy). Honours `backoffLimit`, `activeDeadlineSeconds`, `ttlSecondsAfterFinished`
+/// and (real mode) `podFailurePolicy`. In simulated mode everything it writes is labelled `mir.dev/simulated: "true"`
+/// and every container log says SIMULATION. A builder error of type `SimulatedContainerTermination` ends the pod
+/// with that container state; any other error ends every app container with exit code 1 and the error as its message.
 actor JobRunner {
     private let state: ClusterState
-    private let builder: any ImageBuilder
+    private let mode: JobRunnerMode
+    private let logs: PodLogStore
     private let configuration: JobRunnerConfiguration
     private var running: [String: Task<Void, Never>] = [:]
     private var watchTask: Task<Void, Never>?
     private var watchID: UUID?
 
-    init(state: ClusterState, builder: any ImageBuilder, configuration: JobRunnerConfiguration) {
+    init(state: ClusterState, mode: JobRunnerMode, logs: PodLogStore, configuration: JobRunnerConfiguration) {
         self.state = state
-        self.builder = builder
+        self.mode = mode
+        self.logs = logs
         self.configuration = configuration
     }
 
@@ -103,8 +117,20 @@ actor JobRunner {
         if event.type == "DELETED" {
             running[uid]?.cancel()
             running[uid] = nil
+            removeLogs(job: event.object)
         } else {
             consider(event.object)
+        }
+    }
+
+    /// A deleted Job's pods go with it (garbage collection), and so do their logs: pods named `<job>-<5 characters>`.
+    private func removeLogs(job: JSONValue) {
+        guard let name = job["metadata"]?["name"]?.stringValue else { return }
+        let namespace = job["metadata"]?["namespace"]?.stringValue ?? "default"
+        let folder = logs.directory.appendingPathComponent(namespace)
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        where entry.count == name.count + 6 && entry.hasPrefix(name + "-") {
+            logs.remove(namespace: namespace, pod: entry)
         }
     }
 
@@ -112,17 +138,18 @@ actor JobRunner {
         guard let uid = job["metadata"]?["uid"]?.stringValue, running[uid] == nil,
               job["status"]?["startTime"] == nil, job["metadata"]?["deletionTimestamp"] == nil,
               job["spec"]?["suspend"]?.boolValue != true else { return }
-        let state = self.state, builder = self.builder, configuration = self.configuration
+        let state = self.state, mode = self.mode, logs = self.logs, configuration = self.configuration
         running[uid] = Task {
-            await SimulatedJob(state: state, builder: builder, configuration: configuration, job: job).run()
+            await SimulatedJob(state: state, mode: mode, logs: logs, configuration: configuration, job: job).run()
         }
     }
 }
 
-/// One Job's simulated life.
+/// One Job's life (simulated or real, by `mode`).
 private struct SimulatedJob {
     let state: ClusterState
-    let builder: any ImageBuilder
+    let mode: JobRunnerMode
+    let logs: PodLogStore
     let configuration: JobRunnerConfiguration
     let job: JSONValue
 
@@ -130,11 +157,14 @@ private struct SimulatedJob {
     var namespace: String { job["metadata"]?["namespace"]?.stringValue ?? "default" }
     var uid: String { job["metadata"]?["uid"]?.stringValue ?? "" }
 
-    private enum Outcome: Sendable {
+    fileprivate enum Outcome: Sendable {
         case succeeded(String)
         case failed(String)
         case terminated(SimulatedContainerTermination)
         case deadlineExceeded
+        /// Real mode: a failed pod the podFailurePolicy sends to FailJob (the message) or ignores.
+        case failJob(String)
+        case ignored
     }
 
     func run() async {
@@ -164,6 +194,12 @@ private struct SimulatedJob {
                              failures: failures + 1)
                 await expireAfterTTL()
                 return
+            case .failJob(let message):
+                await finish(success: false, reason: "PodFailurePolicy", message: message, failures: failures + 1)
+                await expireAfterTTL()
+                return
+            case .ignored:
+                continue
             case .failed, .terminated:
                 failures += 1
                 if failures > backoffLimit {
@@ -200,7 +236,7 @@ private struct SimulatedJob {
         labels["job-name"] = .string(name)
         labels["batch.kubernetes.io/controller-uid"] = .string(uid)
         labels["controller-uid"] = .string(uid)
-        labels[JobBuildAnnotations.simulated] = .string("true")
+        if mode.isSimulation { labels[JobBuildAnnotations.simulated] = .string("true") }
         pod.set(["metadata", "labels"], .object(labels))
         pod.set(["metadata", "annotations"], template["metadata"]?["annotations"])
         pod.set(["metadata", "ownerReferences"], .array([.object([
@@ -210,14 +246,18 @@ private struct SimulatedJob {
         pod.set(["spec"], template["spec"] ?? .object([:]))
         let now = JSONValue.string(KubeTime.format(Date()))
         let containers = template["spec"]?["containers"]?.arrayValue ?? []
-        pod.set(["status"], .object([
-            "phase": .string("Running"), "startTime": now,
-            "containerStatuses": .array(containers.map { c in
-                .object(["name": c["name"] ?? .string("build"), "image": c["image"] ?? .string(""), "ready": .bool(true),
-                         "restartCount": .number(0), "started": .bool(true),
-                         "state": .object(["running": .object(["startedAt": now])])])
-            }),
-        ]))
+        if mode.isSimulation {
+            pod.set(["status"], .object([
+                "phase": .string("Running"), "startTime": now,
+                "containerStatuses": .array(containers.map { c in
+                    .object(["name": c["name"] ?? .string("build"), "image": c["image"] ?? .string(""), "ready": .bool(true),
+                             "restartCount": .number(0), "started": .bool(true),
+                             "state": .object(["running": .object(["startedAt": now])])])
+                }),
+            ]))
+        } else {
+            pod.set(["status"], RealPodRun.initialStatus(job: job, at: now))
+        }
         guard let created = try? await state.systemCreate(BuiltinResources.pods, pod),
               let podName = created["metadata"]?["name"]?.stringValue else { return nil }
         await recordEvent(reason: "SuccessfulCreate", message: "Created pod: \(podName)", type: "Normal")
@@ -225,8 +265,8 @@ private struct SimulatedJob {
     }
 
     private func runBuild(podName: String, deadline: Date?) async -> Outcome {
+        guard case .simulated(let builder) = mode else { return await runRealPod(podName: podName, deadline: deadline) }
         let request = buildRequest()
-        let builder = self.builder
         let outcome: Outcome = await withTaskGroup(of: Outcome?.self) { group in
             group.addTask {
                 do {
@@ -252,9 +292,11 @@ private struct SimulatedJob {
             group.cancelAll()
             return first
         }
+        writeSimulatedLogs(podName: podName, outcome: outcome, request: request)
         let finished = JSONValue.string(KubeTime.format(Date()))
         let termination: (exitCode: Int, reason: String, message: String, phase: String)
         switch outcome {
+        case .failJob, .ignored: return outcome
         case .succeeded(let m): termination = (0, "Completed", m, "Succeeded")
         case .failed(let m): termination = (1, "Error", m, "Failed")
         case .deadlineExceeded: termination = (137, "DeadlineExceeded", "Pod was active on the node longer than the specified deadline", "Failed")
@@ -395,6 +437,71 @@ private struct SimulatedJob {
         return BuildRequest(image: resolved, reason: value(JobBuildAnnotations.reason).flatMap(BuildReason.init(rawValue:)) ?? .manual,
                             repositoryURI: repositoryURI, baseImageReference: base,
                             platformVersion: value(JobBuildAnnotations.platformVersion) ?? "simulated")
+    }
+}
+
+extension SimulatedJob {
+    /// Real mode: the pod run by `RealPodRun`, raced against the Job's deadline; a failed pod goes through the
+    /// Job's `podFailurePolicy`.
+    fileprivate func runRealPod(podName: String, deadline: Date?) async -> Outcome {
+        guard case .real(let engine) = mode else { return .failed("no build engine") }
+        let run = RealPodRun(state: state, engine: engine, logs: logs, job: job, namespace: namespace, podName: podName)
+        enum Race: Sendable { case ended(JSONValue?), deadline }
+        let raced: Race = await withTaskGroup(of: Race?.self) { group in
+            group.addTask { .ended(await run.run()) }
+            if let deadline {
+                group.addTask {
+                    try? await Task.sleep(for: .seconds(max(0, deadline.timeIntervalSinceNow)))
+                    return Task.isCancelled ? nil : .deadline
+                }
+            }
+            var first: Race = .ended(nil)
+            for await result in group {
+                if let result { first = result; break }
+            }
+            group.cancelAll()
+            return first
+        }
+        switch raced {
+        case .deadline:
+            await state.systemUpdateStatus(BuiltinResources.pods, namespace: namespace, name: podName) { status in
+                status.set(["phase"], .string("Failed"))
+                status.set(["reason"], .string("DeadlineExceeded"))
+                status.set(["message"], .string("Pod was active on the node longer than the specified deadline"))
+            }
+            return .deadlineExceeded
+        case .ended(nil):
+            return .failed("the pod is gone")
+        case .ended(let pod?):
+            if pod["status"]?["phase"]?.stringValue == "Succeeded" { return .succeeded("") }
+            switch PodFailurePolicy.evaluate(job["spec"]?["podFailurePolicy"], pod: pod) {
+            case .failJob(let message): return .failJob(message)
+            case .ignore: return .ignored
+            case .count: return .failed("")
+            }
+        }
+    }
+
+    /// Simulated mode: every container's log says that it is a SIMULATION and what was simulated.
+    fileprivate func writeSimulatedLogs(podName: String, outcome: Outcome, request: BuildRequest) {
+        let template = job["spec"]?["template"]?["spec"]
+        let names = ((template?["initContainers"]?.arrayValue ?? []) + (template?["containers"]?.arrayValue ?? [])).compactMap { $0["name"]?.stringValue }
+        let header = "SIMULATION: mir dev's simulated job runner ran no container; the build of \(request.image.name):\(request.image.tag) was simulated (no image was built or pushed).\n"
+        let detail: String
+        switch outcome {
+        case .succeeded(let message):
+            if let report = try? BuildReport.decode(terminationMessage: message) {
+                detail = "simulated pip list:\n" + report.libraries.map { "\($0.name)==\($0.version)\n" }.joined()
+            } else {
+                detail = "simulated build succeeded\n"
+            }
+        case .failed(let message): detail = "simulated build failed: \(message)\n"
+        case .terminated(let ending): detail = "simulated container ending: \(ending)\n"
+        case .deadlineExceeded: detail = "simulated build ran past the Job's deadline\n"
+        case .failJob(let message): detail = "\(message)\n"
+        case .ignored: detail = ""
+        }
+        for name in names { logs.write(namespace: namespace, pod: podName, container: name, header + detail) }
     }
 }
 

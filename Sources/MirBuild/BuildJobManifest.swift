@@ -135,7 +135,8 @@ public enum BuildJobManifest {
                 "ttlSecondsAfterFinished": .number(Double(settings.ttlSecondsAfterFinished)),
                 "podFailurePolicy": podFailurePolicy,
                 "template": [
-                    "metadata": ["labels": labelObject],
+                    // `kubectl logs job/<name>` shows the build (kaniko's output, pip's among it), not the report.
+                    "metadata": ["labels": labelObject, "annotations": ["kubectl.kubernetes.io/default-container": .string(kanikoContainerName)]],
                     "spec": [
                         "restartPolicy": "Never",
                         "serviceAccountName": .string(settings.serviceAccountName),

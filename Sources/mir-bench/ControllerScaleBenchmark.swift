@@ -55,7 +55,7 @@ struct ControllerScaleBenchmark {
         let dev = try BackgroundProcess(mir, [
             "dev", "--port", "0", "--state", dir.appendingPathComponent("dev").path,
             "--kubeconfig", dir.appendingPathComponent("kubeconfig").path,
-            "--registry", "local:" + dir.appendingPathComponent("registry").path, "--crd", crd.path,
+            "--registry", "local:" + dir.appendingPathComponent("registry").path, "--jobs", "simulated", "--crd", crd.path,
         ], in: dir, environment: environment, outputDirectory: dir)
         defer { dev.send(SIGKILL) }
         guard await dev.waitForOutput(containing: "serving on", timeout: .seconds(120)) else {

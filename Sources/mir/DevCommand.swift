@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KubeLocal
 import MirBuild
+import MirBuildEngine
 import MirLocalRegistry
 import MirModel
 
@@ -9,7 +10,7 @@ import MirModel
 struct Dev: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dev",
-        abstract: "Run a local Kubernetes-compatible control plane with mir's CRD installed (simulated jobs; no cluster needed).")
+        abstract: "Run a local Kubernetes-compatible control plane with mir's CRD installed (build Jobs run for real or simulated; no cluster needed).")
 
     @Option(name: .long, help: "State directory (certificates, token, snapshot).")
     var state: String = ".mir/dev"
@@ -23,8 +24,17 @@ struct Dev: AsyncParsableCommand {
     @Option(name: .long, help: "The ManagedImage CRD manifest (default: Manifests/crd/mir.dev_managedimages.yaml, searched upwards from the current directory).")
     var crd: String?
 
-    @Option(name: .long, help: "The embedded registry the simulated job runner pushes to: local[:DIR] (share it with `mir run --registry`).")
+    @Option(name: .long, help: "The embedded registry build jobs push to: local[:DIR][,oci=URL] (share it with `mir run --registry`; without oci=, real jobs push to a docker-registry mir dev starts).")
     var registry: String = "local"
+
+    @Option(name: .long, help: "How build Jobs run: real (built and pushed with the local build engine) or simulated (a SIMULATION). Default: real when a build engine is found, else simulated.")
+    var jobs: DevJobsMode?
+
+    @Option(name: .long, help: "The build engine for real jobs: buildah, podman or docker (default: the first found, in that order).")
+    var engine: DevEngineChoice?
+
+    @Flag(name: .long, help: "Do not start a docker-registry for real build jobs (then pass --registry local[:DIR],oci=URL).")
+    var noOciRegistry = false
 
     func run() async throws {
         // Signals are trapped before anything is started or announced: one that arrives during start-up (or right
@@ -44,25 +54,32 @@ struct Dev: AsyncParsableCommand {
             throw ValidationError("cannot find \(LocalControlPlane.crdPath) in this directory or above; pass --crd FILE")
         }
         let crdText = try String(contentsOf: crdURL, encoding: .utf8)
-        guard registry == "local" || registry.hasPrefix("local:") else { throw ValidationError("mir dev runs builds against the embedded registry: --registry local[:DIR]") }
-        let registryDirectory = registry == "local" ? LocalRegistry.defaultDirectory : String(registry.dropFirst("local:".count))
-        let simulate = SimulateBuilder(registry: try LocalRegistry(directory: registryDirectory),
-                                       records: FileBuildRecordStore(directory: stateURL.appendingPathComponent("simulated-builds").path),
-                                       settings: BuilderSettings())
-        let running = try await LocalControlPlane().start(ControlPlaneConfiguration(
-            stateDirectory: stateURL, port: port, builder: JobSimulation(simulate), kubeconfigPath: kubeconfigURL))
-        try await running.apply(yaml: crdText)
-        // Where the simulated jobs push, recorded in the cluster so that `mir run` can refuse another registry.
-        let registryPath = DevRegistryMarker.absolutePath(registryDirectory)
-        try await running.apply(yaml: DevRegistryMarker.manifest(registryPath: registryPath))
-        say("mir local control plane (simulated jobs, pushing to local:\(registryPath)) serving on \(running.url.absoluteString)")
+        let jobsSetup = try await DevJobsSetup.prepare(jobs: jobs, engineKind: engine?.kind, registry: registry, startRegistry: !noOciRegistry,
+                                                       stateDirectory: stateURL.path)
+        let running: RunningControlPlane
+        do {
+            let simulate = SimulateBuilder(registry: try LocalRegistry(directory: jobsSetup.registryDirectory),
+                                           records: FileBuildRecordStore(directory: stateURL.appendingPathComponent("simulated-builds").path),
+                                           settings: BuilderSettings())
+            var configuration = ControlPlaneConfiguration(stateDirectory: stateURL, port: port, builder: JobSimulation(simulate), kubeconfigPath: kubeconfigURL)
+            configuration.jobEngine = jobsSetup.engine.map { EngineJobAdapter(engine: $0) }
+            running = try await LocalControlPlane().start(configuration)
+            try await running.apply(yaml: crdText)
+            // Where the build jobs push, recorded in the cluster so that `mir run` can refuse another registry.
+            try await running.apply(yaml: DevRegistryMarker.manifest(value: jobsSetup.registryValue))
+        } catch {
+            await jobsSetup.startedRegistry?.stop()
+            throw error
+        }
+        say(jobsSetup.banner(serving: running.url.absoluteString))
         say("kubectl --kubeconfig \(kubeconfigURL.path) get managedimages")
         say("Deployments, Services, RBAC and the other kinds an install creates are stored, not run: there is no kubelet, so a Deployment stays at 0 available replicas")
-        say("run the controller against it (same registry): \(DevRegistryMarker.runCommand(kubeconfig: kubeconfigURL.path, registryPath: registryPath))")
+        say("run the controller against it (same registry): \(DevRegistryMarker.runCommand(kubeconfig: kubeconfigURL.path, registry: jobsSetup.registryValue))")
         for await _ in signals { break }
         sources.forEach { $0.cancel() }
         say("stopping")
         await running.shutdown()
+        await jobsSetup.startedRegistry?.stop()
     }
 
 }
@@ -80,19 +97,24 @@ enum DevRegistryMarker {
         URL(fileURLWithPath: directory).standardizedFileURL.resolvingSymlinksInPath().path
     }
 
-    static func manifest(registryPath: String) -> String {
+    /// `local:<absolute directory>[,oci=<URL>]`: the one spelling `mir dev` records and `mir run` compares.
+    static func value(directory: String, oci: OCIEndpoint?) -> String {
+        "local:" + absolutePath(directory) + (oci.map { ",oci=" + $0.baseURL } ?? "")
+    }
+
+    static func manifest(value: String) -> String {
         let document: JSONValue = .object([
             "apiVersion": .string("v1"), "kind": .string("ConfigMap"),
             "metadata": .object(["name": .string(name), "namespace": .string(namespace),
                                  "labels": .object(["app.kubernetes.io/managed-by": .string("mir-dev")])]),
-            "data": .object([key: .string("local:" + registryPath)]),
+            "data": .object([key: .string(value)]),
         ])
         return document.canonicalText
     }
 
     /// The exact `mir run` command line that shares the registry.
-    static func runCommand(kubeconfig: String, registryPath: String) -> String {
-        "mir run --kubeconfig \(shellQuoted(kubeconfig)) --registry \(shellQuoted("local:" + registryPath))"
+    static func runCommand(kubeconfig: String, registry: String) -> String {
+        "mir run --kubeconfig \(shellQuoted(kubeconfig)) --registry \(shellQuoted(registry))"
     }
 
     static func shellQuoted(_ s: String) -> String {

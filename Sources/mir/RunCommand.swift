@@ -190,7 +190,7 @@ extension Run {
         } catch let error as KubeAPIError where error.isNotFound || error.isForbidden {
             return
         }
-        let mine = common.localRegistryDirectory.map { "local:" + DevRegistryMarker.absolutePath($0) } ?? common.registry
+        let mine = try LocalRegistrySpec(parsing: common.registry).map { DevRegistryMarker.value(directory: $0.directory, oci: $0.ociEndpoint) } ?? common.registry
         guard mine == recorded else {
             throw CLIError.failed("the registry \(common.registry) (\(mine)) is not the one mir dev's build jobs push to (\(recorded)): "
                 + "their images would never be seen. Run with --registry \(recorded)")

@@ -59,11 +59,13 @@ final class TestCluster: @unchecked Sendable {
     let client: HTTPClient
     let base: String
 
-    init(builder: (any ImageBuilder)? = nil, historyLimit: Int = 5000, stateDirectory: URL? = nil,
+    init(builder: (any ImageBuilder)? = nil, jobEngine: (any JobBuildEngine)? = nil, historyLimit: Int = 5000, stateDirectory: URL? = nil,
          jobRunner: JobRunnerConfiguration = JobRunnerConfiguration(backoffBase: .milliseconds(10))) async throws {
-        running = try await LocalControlPlane().start(ControlPlaneConfiguration(
+        var configuration = ControlPlaneConfiguration(
             stateDirectory: stateDirectory, insecurePort: 0, builder: builder, jobRunner: jobRunner, watchHistoryLimit: historyLimit,
-            bookmarkInterval: .milliseconds(300)))
+            bookmarkInterval: .milliseconds(300))
+        configuration.jobEngine = jobEngine
+        running = try await LocalControlPlane().start(configuration)
         client = HTTPClient(eventLoopGroupProvider: .singleton)
         base = running.insecureURL!.absoluteString
     }

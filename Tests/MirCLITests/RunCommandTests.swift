@@ -23,7 +23,7 @@ import Glibc
             try dir.copy(fromPackage: "Examples/mir.yaml", to: "mir.yaml")
             dev = try BackgroundProcess(MirRunner.binary, [
                 "dev", "--port", "0", "--state", dir.path("dev"), "--kubeconfig", dir.path("kubeconfig"),
-                "--registry", "local:" + dir.path("registry"),
+                "--registry", "local:" + dir.path("registry"), "--jobs", "simulated",
                 "--crd", MirRunner.packageRoot.appendingPathComponent("Manifests/crd/mir.dev_managedimages.yaml").path,
             ], in: dir.url, environment: Self.environment, outputDirectory: dir.url)
             kubectl = Kubectl(kubeconfig: dir.url.appendingPathComponent("kubeconfig"), home: dir.url)

@@ -83,7 +83,7 @@ import Glibc
         let environment = ProcessInfo.processInfo.environment.merging(["MIR_EXIT_WITH_PARENT": "1"]) { $1 }
         let dev = try BackgroundProcess(URL(fileURLWithPath: "/bin/sh"), ["-c", "umask 000 && exec \"$0\" \"$@\"", Install.mirBinary.path,
             "dev", "--port", "0", "--state", directory.appendingPathComponent("dev").path,
-            "--kubeconfig", directory.appendingPathComponent("kubeconfig").path, "--registry", "local:" + registry,
+            "--kubeconfig", directory.appendingPathComponent("kubeconfig").path, "--registry", "local:" + registry, "--jobs", "simulated",
             "--crd", Install.packageRoot.appendingPathComponent("Manifests/crd/mir.dev_managedimages.yaml").path,
         ], in: directory, environment: environment, outputDirectory: directory)
         defer { dev.send(SIGKILL) }
