@@ -194,9 +194,8 @@ struct APIHandler: APIRequestHandler {
                                         userAgent: request.headers.first(name: "User-Agent") ?? ""))
         if AccessReview.kinds.contains(info.key) {
             guard request.method == .POST, target.name == nil else { throw APIError.methodNotAllowed() }
-            let body = (request.headers.first(name: "Content-Type") ?? "").contains("protobuf")
-                ? try AccessReview.decodeProtobuf(request.body, info) : try decodeBody(request)
-            return Self.json(try AccessReview.answer(info, body, user: user, policy: try await state.rbacPolicy()), status: .created)
+            return Self.json(try AccessReview.answer(info, try decodeBody(request), user: user, policy: try await state.rbacPolicy()),
+                             status: .created)
         }
         let options = WriteOptions(dryRun: request.query["dryRun"] == "All",
                                    fieldValidation: request.query["fieldValidation"].flatMap { $0.isEmpty ? nil : $0 } ?? "Warn",

@@ -104,45 +104,6 @@ enum AccessReview {
         return answer
     }
 
-    /// A review sent in Kubernetes' protobuf encoding (what `kubectl auth can-i` sends): the `k8s\0` envelope
-    /// (runtime.Unknown: typeMeta = 1, raw = 2) around authorization.k8s.io/v1 SelfSubjectAccessReview (spec = 2;
-    /// SelfSubjectAccessReviewSpec: resourceAttributes = 1, nonResourceAttributes = 2; ResourceAttributes: namespace = 1,
-    /// verb = 2, group = 3, version = 4, resource = 5, subresource = 6, name = 7; NonResourceAttributes: path = 1,
-    /// verb = 2), as JSON. Throws on a malformed body.
-    /// A SelfSubjectRulesReview's spec is `namespace = 1`.
-    static func decodeProtobuf(_ body: Data, _ info: ResourceInfo) throws -> JSONValue {
-        let bytes = Array(body)
-        guard bytes.count >= 4, bytes[0..<4] == [0x6B, 0x38, 0x73, 0x00] else {
-            throw APIError.badRequest("the protobuf body does not start with the Kubernetes envelope")
-        }
-        let envelope = try ProtobufFields(Array(bytes[4...]))
-        let review = try ProtobufFields(envelope.bytes(2) ?? [])
-        let spec = try ProtobufFields(review.bytes(2) ?? [])
-        var specJSON: [String: JSONValue] = [:]
-        if info.key == BuiltinResources.selfSubjectRulesReviews.key {
-            if let namespace = spec.string(1) { specJSON["namespace"] = .string(namespace) }
-            return .object(["apiVersion": .string(info.apiVersion), "kind": .string(info.kind), "metadata": .object([:]),
-                            "spec": .object(specJSON)])
-        }
-        if let raw = spec.bytes(1) {
-            let attributes = try ProtobufFields(raw)
-            var a: [String: JSONValue] = [:]
-            for (field, name) in [(1, "namespace"), (2, "verb"), (3, "group"), (4, "version"), (5, "resource"), (6, "subresource"), (7, "name")] {
-                if let value = attributes.string(field) { a[name] = .string(value) }
-            }
-            specJSON["resourceAttributes"] = .object(a)
-        }
-        if let raw = spec.bytes(2) {
-            let attributes = try ProtobufFields(raw)
-            var a: [String: JSONValue] = [:]
-            if let path = attributes.string(1) { a["path"] = .string(path) }
-            if let verb = attributes.string(2) { a["verb"] = .string(verb) }
-            specJSON["nonResourceAttributes"] = .object(a)
-        }
-        return .object(["apiVersion": .string("authorization.k8s.io/v1"), "kind": .string("SelfSubjectAccessReview"),
-                        "metadata": .object([:]), "spec": .object(specJSON)])
-    }
-
     /// The reason Kubernetes' RBAC authorizer gives for an allowed request.
     private static func reason(_ binding: Binding, _ role: Role, _ user: UserInfo) -> String {
         let subject = binding.subjects?.first { subject in
@@ -155,46 +116,6 @@ enum AccessReview {
         let namespace = binding.kind == "RoleBinding" ? " in namespace \"\(binding.metadata.namespace ?? "")\"" : ""
         return "RBAC: allowed by \(binding.kind) \"\(binding.metadata.name)\"\(namespace) of \(role.kind) \"\(role.metadata.name)\" to \(subject?.kind ?? "User") \"\(subject?.name ?? user.name)\""
     }
-}
-
-/// The length-delimited fields of one protobuf message (last occurrence wins, as for singular fields); other wire
-/// types are skipped.
-struct ProtobufFields {
-    private var fields: [Int: [UInt8]] = [:]
-
-    init(_ bytes: [UInt8]) throws {
-        var i = 0
-        func varint() throws -> UInt64 {
-            var value: UInt64 = 0
-            var shift: UInt64 = 0
-            while true {
-                guard i < bytes.count, shift < 64 else { throw APIError.badRequest("truncated protobuf varint") }
-                let b = bytes[i]
-                i += 1
-                value |= UInt64(b & 0x7F) << shift
-                if b < 0x80 { return value }
-                shift += 7
-            }
-        }
-        while i < bytes.count {
-            let key = try varint()
-            switch key & 7 {
-            case 0: _ = try varint()
-            case 1: i += 8
-            case 5: i += 4
-            case 2:
-                let length = Int(try varint())
-                guard length >= 0, i + length <= bytes.count else { throw APIError.badRequest("truncated protobuf field") }
-                fields[Int(key >> 3)] = Array(bytes[i..<i + length])
-                i += length
-            default: throw APIError.badRequest("unsupported protobuf wire type \(key & 7)")
-            }
-            guard i <= bytes.count else { throw APIError.badRequest("truncated protobuf field") }
-        }
-    }
-
-    func bytes(_ field: Int) -> [UInt8]? { fields[field] }
-    func string(_ field: Int) -> String? { fields[field].map { String(decoding: $0, as: UTF8.self) } }
 }
 
 extension ClusterState {

@@ -57,6 +57,7 @@ public enum KubeProtobufBody {
         "rbac.authorization.k8s.io/v1/ClusterRoleBinding": K8s_Io_Api_Rbac_V1_ClusterRoleBinding.self,
         "policy/v1/PodDisruptionBudget": K8s_Io_Api_Policy_V1_PodDisruptionBudget.self,
         "authorization.k8s.io/v1/SelfSubjectAccessReview": K8s_Io_Api_Authorization_V1_SelfSubjectAccessReview.self,
+        "authorization.k8s.io/v1/SelfSubjectRulesReview": K8s_Io_Api_Authorization_V1_SelfSubjectRulesReview.self,
     ]
 
     public static var supportedKinds: [String] { kinds.keys.sorted() }

@@ -257,6 +257,134 @@ public nonisolated struct K8s_Io_Api_Authorization_V1_SubjectAccessReviewStatus:
   fileprivate var _evaluationError: String? = nil
 }
 
+/// What `kubectl auth can-i --list` sends (Go encodes the empty status too).
+public nonisolated struct K8s_Io_Api_Authorization_V1_SelfSubjectRulesReview: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var metadata: K8s_Io_Apimachinery_Pkg_Apis_Meta_V1_ObjectMeta {
+    get {_storage._metadata ?? K8s_Io_Apimachinery_Pkg_Apis_Meta_V1_ObjectMeta()}
+    set {_uniqueStorage()._metadata = newValue}
+  }
+  /// Returns true if `metadata` has been explicitly set.
+  public var hasMetadata: Bool {_storage._metadata != nil}
+  /// Clears the value of `metadata`. Subsequent reads from it will return its default value.
+  public mutating func clearMetadata() {_uniqueStorage()._metadata = nil}
+
+  public var spec: K8s_Io_Api_Authorization_V1_SelfSubjectRulesReviewSpec {
+    get {_storage._spec ?? K8s_Io_Api_Authorization_V1_SelfSubjectRulesReviewSpec()}
+    set {_uniqueStorage()._spec = newValue}
+  }
+  /// Returns true if `spec` has been explicitly set.
+  public var hasSpec: Bool {_storage._spec != nil}
+  /// Clears the value of `spec`. Subsequent reads from it will return its default value.
+  public mutating func clearSpec() {_uniqueStorage()._spec = nil}
+
+  public var status: K8s_Io_Api_Authorization_V1_SubjectRulesReviewStatus {
+    get {_storage._status ?? K8s_Io_Api_Authorization_V1_SubjectRulesReviewStatus()}
+    set {_uniqueStorage()._status = newValue}
+  }
+  /// Returns true if `status` has been explicitly set.
+  public var hasStatus: Bool {_storage._status != nil}
+  /// Clears the value of `status`. Subsequent reads from it will return its default value.
+  public mutating func clearStatus() {_uniqueStorage()._status = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct K8s_Io_Api_Authorization_V1_SelfSubjectRulesReviewSpec: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var namespace: String {
+    get {_namespace ?? String()}
+    set {_namespace = newValue}
+  }
+  /// Returns true if `namespace` has been explicitly set.
+  public var hasNamespace: Bool {self._namespace != nil}
+  /// Clears the value of `namespace`. Subsequent reads from it will return its default value.
+  public mutating func clearNamespace() {self._namespace = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _namespace: String? = nil
+}
+
+public nonisolated struct K8s_Io_Api_Authorization_V1_SubjectRulesReviewStatus: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var resourceRules: [K8s_Io_Api_Authorization_V1_ResourceRule] = []
+
+  public var nonResourceRules: [K8s_Io_Api_Authorization_V1_NonResourceRule] = []
+
+  public var incomplete: Bool {
+    get {_incomplete ?? false}
+    set {_incomplete = newValue}
+  }
+  /// Returns true if `incomplete` has been explicitly set.
+  public var hasIncomplete: Bool {self._incomplete != nil}
+  /// Clears the value of `incomplete`. Subsequent reads from it will return its default value.
+  public mutating func clearIncomplete() {self._incomplete = nil}
+
+  public var evaluationError: String {
+    get {_evaluationError ?? String()}
+    set {_evaluationError = newValue}
+  }
+  /// Returns true if `evaluationError` has been explicitly set.
+  public var hasEvaluationError: Bool {self._evaluationError != nil}
+  /// Clears the value of `evaluationError`. Subsequent reads from it will return its default value.
+  public mutating func clearEvaluationError() {self._evaluationError = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _incomplete: Bool? = nil
+  fileprivate var _evaluationError: String? = nil
+}
+
+public nonisolated struct K8s_Io_Api_Authorization_V1_ResourceRule: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var verbs: [String] = []
+
+  public var apiGroups: [String] = []
+
+  public var resources: [String] = []
+
+  public var resourceNames: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct K8s_Io_Api_Authorization_V1_NonResourceRule: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var verbs: [String] = []
+
+  public var nonResourceUrls: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "k8s.io.api.authorization.v1"
@@ -531,6 +659,253 @@ nonisolated extension K8s_Io_Api_Authorization_V1_SubjectAccessReviewStatus: Swi
     if lhs._denied != rhs._denied {return false}
     if lhs._reason != rhs._reason {return false}
     if lhs._evaluationError != rhs._evaluationError {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension K8s_Io_Api_Authorization_V1_SelfSubjectRulesReview: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SelfSubjectRulesReview"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}metadata\0\u{1}spec\0\u{1}status\0")
+
+  fileprivate class _StorageClass {
+    var _metadata: K8s_Io_Apimachinery_Pkg_Apis_Meta_V1_ObjectMeta? = nil
+    var _spec: K8s_Io_Api_Authorization_V1_SelfSubjectRulesReviewSpec? = nil
+    var _status: K8s_Io_Api_Authorization_V1_SubjectRulesReviewStatus? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _metadata = source._metadata
+      _spec = source._spec
+      _status = source._status
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularMessageField(value: &_storage._metadata) }()
+        case 2: try { try decoder.decodeSingularMessageField(value: &_storage._spec) }()
+        case 3: try { try decoder.decodeSingularMessageField(value: &_storage._status) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      try { if let v = _storage._metadata {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+      } }()
+      try { if let v = _storage._spec {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+      } }()
+      try { if let v = _storage._status {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+      } }()
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: K8s_Io_Api_Authorization_V1_SelfSubjectRulesReview, rhs: K8s_Io_Api_Authorization_V1_SelfSubjectRulesReview) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._metadata != rhs_storage._metadata {return false}
+        if _storage._spec != rhs_storage._spec {return false}
+        if _storage._status != rhs_storage._status {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension K8s_Io_Api_Authorization_V1_SelfSubjectRulesReviewSpec: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SelfSubjectRulesReviewSpec"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}namespace\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._namespace) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._namespace {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: K8s_Io_Api_Authorization_V1_SelfSubjectRulesReviewSpec, rhs: K8s_Io_Api_Authorization_V1_SelfSubjectRulesReviewSpec) -> Bool {
+    if lhs._namespace != rhs._namespace {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension K8s_Io_Api_Authorization_V1_SubjectRulesReviewStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SubjectRulesReviewStatus"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}resourceRules\0\u{1}nonResourceRules\0\u{1}incomplete\0\u{1}evaluationError\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.resourceRules) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.nonResourceRules) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self._incomplete) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self._evaluationError) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.resourceRules.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.resourceRules, fieldNumber: 1)
+    }
+    if !self.nonResourceRules.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.nonResourceRules, fieldNumber: 2)
+    }
+    try { if let v = self._incomplete {
+      try visitor.visitSingularBoolField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._evaluationError {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 4)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: K8s_Io_Api_Authorization_V1_SubjectRulesReviewStatus, rhs: K8s_Io_Api_Authorization_V1_SubjectRulesReviewStatus) -> Bool {
+    if lhs.resourceRules != rhs.resourceRules {return false}
+    if lhs.nonResourceRules != rhs.nonResourceRules {return false}
+    if lhs._incomplete != rhs._incomplete {return false}
+    if lhs._evaluationError != rhs._evaluationError {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension K8s_Io_Api_Authorization_V1_ResourceRule: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ResourceRule"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}verbs\0\u{1}apiGroups\0\u{1}resources\0\u{1}resourceNames\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedStringField(value: &self.verbs) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.apiGroups) }()
+      case 3: try { try decoder.decodeRepeatedStringField(value: &self.resources) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.resourceNames) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.verbs.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.verbs, fieldNumber: 1)
+    }
+    if !self.apiGroups.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.apiGroups, fieldNumber: 2)
+    }
+    if !self.resources.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.resources, fieldNumber: 3)
+    }
+    if !self.resourceNames.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.resourceNames, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: K8s_Io_Api_Authorization_V1_ResourceRule, rhs: K8s_Io_Api_Authorization_V1_ResourceRule) -> Bool {
+    if lhs.verbs != rhs.verbs {return false}
+    if lhs.apiGroups != rhs.apiGroups {return false}
+    if lhs.resources != rhs.resources {return false}
+    if lhs.resourceNames != rhs.resourceNames {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension K8s_Io_Api_Authorization_V1_NonResourceRule: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".NonResourceRule"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}verbs\0\u{1}nonResourceURLs\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedStringField(value: &self.verbs) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.nonResourceUrls) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.verbs.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.verbs, fieldNumber: 1)
+    }
+    if !self.nonResourceUrls.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.nonResourceUrls, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: K8s_Io_Api_Authorization_V1_NonResourceRule, rhs: K8s_Io_Api_Authorization_V1_NonResourceRule) -> Bool {
+    if lhs.verbs != rhs.verbs {return false}
+    if lhs.nonResourceUrls != rhs.nonResourceUrls {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
