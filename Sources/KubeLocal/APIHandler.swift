@@ -398,12 +398,16 @@ struct APIHandler: APIRequestHandler {
                     || (request.query["resourceVersionMatch"] ?? "").isEmpty && (request.query["limit"].flatMap(Int.init) ?? 0) > 0 {
             exactRV = rv
         }
-        let (items, listRV) = try await state.list(info, namespace: target.namespace, at: exactRV, after: start, labels: labels)
+        let limit = request.query["limit"].flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil }
+        let (items, listRV) = try await state.list(info, namespace: target.namespace, at: exactRV, after: start, labels: labels,
+                                                   limit: limit) { labels.matches($0) && fields.matches($0) }
         var matching = items.filter { labels.matches($0.object) && fields.matches($0.object) }
         var continueToken: String?
         var remaining: Int?
-        if let limit = request.query["limit"].flatMap(Int.init), limit > 0, matching.count > limit {
-            remaining = matching.count - limit
+        if let limit, matching.count > limit {
+            // Known when every candidate was read: a first page, at the current revision (later pages read only what
+            // they serve; the field is optional, as Kubernetes documents it).
+            if exactRV == nil { remaining = matching.count - limit }
             matching = Array(matching.prefix(limit))
             continueToken = ContinueToken(resourceVersion: listRV, start: matching.last!.key).encoded
         }

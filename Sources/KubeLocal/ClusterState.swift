@@ -211,7 +211,12 @@ actor ClusterState {
 
     /// The objects of a resource as they were at `revision` (now when nil or current), sorted by key, only those after
     /// the key `after` when given. Throws `APIError.expired` when the revision is compacted.
-    func list(_ info: ResourceInfo, namespace: String?, at revision: Int?, after: String?, labels: LabelSelector = LabelSelector()) throws
+    ///
+    /// At a past revision the rows are read from the store in key order and decoded a chunk at a time, only until
+    /// `limit` + 1 objects `matching` are found (a page of a paged list decodes about a page, not the rest of the
+    /// resource). At the current revision every candidate is returned; the caller filters and pages.
+    func list(_ info: ResourceInfo, namespace: String?, at revision: Int?, after: String?, labels: LabelSelector = LabelSelector(),
+              limit: Int? = nil, matching: (JSONValue) -> Bool = { _ in true }) throws
         -> (items: [(key: String, object: JSONValue)], resourceVersion: Int) {
         guard let revision, revision != store.currentRevision else {
             var current = list(info, namespace: namespace, labels: labels)
@@ -219,18 +224,25 @@ actor ClusterState {
             return current
         }
         let prefix = Self.storePrefix(info) + (namespace.map { "\($0)/" } ?? "")
-        let rows: [KineRow]
-        do {
-            rows = try store.list(prefix: prefix, at: revision, after: after.map { Self.storePrefix(info) + $0 })
-        } catch KineError.compacted {
-            throw APIError.expired("The resourceVersion for the provided list is too old.")
-        } catch {
-            throw APIError.storage(error)
-        }
+        let chunk = max(64, (limit ?? 0) + 1)
+        var cursor = after.map { Self.storePrefix(info) + $0 }
         var items: [(key: String, object: JSONValue)] = []
-        for row in rows {
-            guard let ref = Self.parseStoreKey(row.key), let object = try? JSONValue.decode(row.value) else { continue }
-            items.append((ref.key, withTypeMeta(info, object)))
+        while true {
+            let rows: [KineRow]
+            do {
+                rows = try store.list(prefix: prefix, at: revision, after: cursor, limit: limit == nil ? nil : chunk)
+            } catch KineError.compacted {
+                throw APIError.expired("The resourceVersion for the provided list is too old.")
+            } catch {
+                throw APIError.storage(error)
+            }
+            for row in rows {
+                guard let ref = Self.parseStoreKey(row.key), let object = try? JSONValue.decode(row.value) else { continue }
+                let typed = withTypeMeta(info, object)
+                if matching(typed) { items.append((ref.key, typed)) }
+            }
+            cursor = rows.last?.key
+            if limit == nil || rows.count < chunk || items.count > limit! { break }
         }
         return (items, revision)
     }

@@ -33,6 +33,8 @@ public struct StorageStatistics: Sendable, Equatable, CustomStringConvertible {
     public var appends = 0
     /// Rows removed by compaction.
     public var compactedRows = 0
+    /// Rows read by lists at a revision (each is decoded by the caller).
+    public var rowsListed = 0
 
     public var description: String {
         "\(appends) appends, \(rowsTouched) rows touched, \(valueBytesWritten) value bytes, \(compactedRows) compacted"
@@ -76,6 +78,7 @@ final class KineStore {
     private var valueBytesWritten = 0
     private var appends = 0
     private var compactedRows = 0
+    private var rowsListed = 0
     /// Rows touched as of the close (SQLite's counter goes with the connection).
     private var closedRowsTouched: Int?
 
@@ -169,7 +172,7 @@ final class KineStore {
 
     var statistics: StorageStatistics {
         StorageStatistics(rowsTouched: closedRowsTouched ?? db.inDatabase { $0.totalChangesCount }, valueBytesWritten: valueBytesWritten,
-                          appends: appends, compactedRows: compactedRows)
+                          appends: appends, compactedRows: compactedRows, rowsListed: rowsListed)
     }
 
     // MARK: Writes
@@ -273,7 +276,7 @@ final class KineStore {
         let start = after.map { max(low, $0) } ?? low
         try ensureOpen("listing \(prefix) in")
         do {
-            return try db.read { db in
+            let rows = try db.read { db in
                 try Row.fetchAll(db, sql: """
                     SELECT k.* FROM kine AS k
                     JOIN (SELECT MAX(id) AS id FROM kine WHERE name > ? AND name < ? AND id <= ? GROUP BY name) AS latest
@@ -281,6 +284,8 @@ final class KineStore {
                     WHERE k.deleted = 0 ORDER BY k.name LIMIT ?
                     """, arguments: [start, high, at, limit ?? -1]).map(Self.row)
             }
+            rowsListed += rows.count
+            return rows
         } catch {
             throw KineError.storage(operation: "listing \(prefix) at revision \(at) in", path: path, reason: "\(error)")
         }

@@ -121,6 +121,24 @@ private func events(_ stream: AsyncStream<WatchSignal>, count: Int) async -> [Wa
         try await check(state)
     }
 
+    /// A page of a list at a past revision (every page after the first of a paged list: kubectl's chunks of 500, an
+    /// informer's initial list) reads about a page of rows, not the rest of the resource.
+    @Test func aPageAtARevisionReadsAboutAPage() async throws {
+        let state = try ClusterState()
+        try await state.bootstrap()
+        for i in 0..<400 { _ = try await state.create(cm, namespace: "default", body: configMap(String(format: "o%03d", i)), options: options) }
+        let then = await state.currentResourceVersion
+        try await update(state, "o000", value: "later")   // the revision moves on: pages are served from the store
+        let before = await state.storageStatistics.rowsListed
+        let page = try await state.list(cm, namespace: "default", at: then, after: "default/o099", limit: 10)
+        let read = await state.storageStatistics.rowsListed - before
+        #expect(page.items.prefix(11).map { name($0.object) } == (100...110).map { String(format: "o%03d", $0) }, "the page and one more")
+        #expect(read <= 64, "\(read) rows read for a page of 10 of 400")
+        // A selector that matches rarely reads on, chunk by chunk, until the page is full or the resource ends.
+        let rare = try await state.list(cm, namespace: "default", at: then, after: nil, limit: 2) { name($0).hasSuffix("7") && name($0) > "o300" }
+        #expect(rare.items.prefix(3).map { name($0.object) } == ["o307", "o317", "o327"])
+    }
+
     @Test func listAtARevisionSeesThatRevision() async throws {
         let state = try ClusterState()
         try await state.bootstrap()
