@@ -43,8 +43,10 @@ import MirLocalRegistry
         #expect(first.status == 0, "\(first.output)")
         #expect(first.stdout.contains("Plan: 7 to create, 7 to update, 7 to build, 0 to delete."), "\(first.stdout)")
         #expect(first.stdout.contains("SIMULATION"))
-        // Observing an empty registry costs one listing call.
-        #expect(first.stdout.contains("DescribeRepositories: 1"), "\(first.stdout)")
+        // Observing an empty registry costs one listing call; each of the 7 builds checks its repository right before
+        // its push (DescribeRepositories by name, ListTagsForResource).
+        #expect(first.stdout.contains("DescribeRepositories: 8"), "\(first.stdout)")
+        #expect(first.stdout.contains("ListTagsForResource: 7"), "\(first.stdout)")
 
         let second = try await mir(["apply"] + common + ["--specs", "specs", "--builder", "simulate", "--yes", "--stats"], dir)
         #expect(second.status == 0, "\(second.output)")
