@@ -115,8 +115,7 @@ public struct SimulateBuilder: ImageBuilder {
         }
         var inherited = SimulatedPipResolver.baseLibraries
         if case .managed(let parentName, let parentTag, let parentRepository) = image.base {
-            let parentRecord = (try? await records.record(image: parentName, tag: parentTag)).flatMap { $0 }.flatMap { $0.state == .succeeded ? $0 : nil }
-            if let parentRecord {
+            if let parentRecord = try? await records.record(image: parentName, tag: parentTag), parentRecord.state == .succeeded {
                 inherited = parentRecord.pipLibraries
             } else if await imageExists(repository: parentRepository, tag: parentTag) {
                 // Built before records were kept: FROM works, but the parent's libraries are unknown.

@@ -225,14 +225,13 @@ public struct Applier: Sendable {
     /// owner's (an earlier attempt of this call, or this owner before); anything else is left alone: no lifecycle
     /// policy is put on it and nothing is built into it.
     static func existingRepository(_ repo: String, context: RunContext, error: RegistryError) async throws -> ActionOutcome {
-        guard let found = try await context.registry.describeRepositories(names: [repo], maxResults: nil, nextToken: nil).items.first else {
+        guard let found = try await OwnershipPushCheck.read(repo, registry: context.registry, identity: context.ownership) else {
             return .failed("\(error); and it could not be described")
         }
-        let tags = try await context.registry.listTagsForResource(arn: found.arn)
-        switch ObservedRepository.ownership(of: tags, for: context.ownership) {
+        switch found.ownership {
         case .mine:
-            context.uris[repo] = found.uri
-            return .succeeded(detail: "\(found.uri) (it already existed, with this mir's ownership tags)")
+            context.uris[repo] = found.description.uri
+            return .succeeded(detail: "\(found.description.uri) (it already existed, with this mir's ownership tags)")
         case .foreign(let owner):
             return .failed("repository \(repo) already exists and is not this mir's: \(owner); it is left alone (no lifecycle policy, no build)")
         case .unclaimed, .unknown:

@@ -230,3 +230,34 @@ final class Counter: @unchecked Sendable {
     func add() { lock.lock(); n += 1; lock.unlock() }
     var value: Int { lock.lock(); defer { lock.unlock() }; return n }
 }
+
+/// Issue 8: the engine builder checks the repository right before its push; a refusal pushes nothing. The engine is a
+/// script that logs each command it is given and succeeds (no image is built: what is tested is the order of steps).
+@Suite struct EnginePushTargetTests {
+    struct Refusing: PushTargetCheck {
+        func verify(repositoryName: String) async throws {
+            throw RepositoryNotOwned(repository: repositoryName, why: "it belongs to mir installation \"team-b\"")
+        }
+    }
+
+    @Test func aRefusedPushTargetIsNeverPushedTo() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("engine-push-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let script = directory + "/engine"
+        try "#!/bin/sh\necho \"$1\" >> \(directory)/calls\nexit 0\n".write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        let builder = EngineBuilder(engine: ContainerEngine(kind: .buildah, executable: script), buildsDirectory: directory + "/builds",
+                                    records: FileBuildRecordStore(directory: directory + "/records"))
+        let image = try DesiredStateResolver.resolve([ManagedImage(name: "web", spec: ManagedImageSpec(
+            base: .imageType("standard"), pythonVersion: "3.11", pipRequirements: [PipRequirement(name: "six")]))], config: MirConfig())[0]
+        let request = BuildRequest(image: image, reason: .new, repositoryURI: "127.0.0.1:5000/\(image.repositoryName)",
+                                   baseImageReference: "127.0.0.1:5000/library/python:3.11", platformVersion: "0.1.0", pushTarget: Refusing())
+        let record = try await builder.build(request)
+        let calls = (try? String(contentsOfFile: directory + "/calls", encoding: .utf8))?.split(separator: "\n").map(String.init) ?? []
+        #expect(calls.first == "build" || calls.first == "bud", "the image was built: \(calls)")
+        #expect(!calls.contains("push"), "pushed into a refused repository: \(calls)")
+        #expect(record.state == .failed && record.failure?.reason == .repositoryNotOwned, "\(record)")
+        #expect(record.message?.contains("team-b") == true, "\(record.message ?? "")")
+    }
+}
