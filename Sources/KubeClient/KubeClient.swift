@@ -87,9 +87,11 @@ public actor KubeClient {
     }
 
     /// Every page of a list, following `continue` tokens; the result carries the snapshot's resourceVersion.
+    /// `transform` is applied to each page's items as the page arrives (so a cache that keeps less never holds
+    /// every whole object at once).
     public func listAll<R: KubeResource>(_ type: R.Type, namespace: String? = nil, options: ListOptions = ListOptions(),
-                                         pageSize: Int = 500) async throws -> KubeList<R> {
-        try await listAll(R.resourceType, namespace: namespace, options: options, pageSize: pageSize, as: R.self)
+                                         pageSize: Int = 500, transform: (@Sendable (R) -> R)? = nil) async throws -> KubeList<R> {
+        try await listAll(R.resourceType, namespace: namespace, options: options, pageSize: pageSize, as: R.self, transform: transform)
     }
 
     /// A watch stream. It ends cleanly when the server closes it (timeoutSeconds); iterate again from the last version.
@@ -173,11 +175,12 @@ public actor KubeClient {
     }
 
     public func listAll<T: Decodable & Sendable>(_ type: ResourceType, namespace: String? = nil, options: ListOptions = ListOptions(),
-                                                 pageSize: Int = 500, as: T.Type) async throws -> KubeList<T> {
+                                                 pageSize: Int = 500, as: T.Type,
+                                                 transform: (@Sendable (T) -> T)? = nil) async throws -> KubeList<T> {
         var options = options
         options.limit = pageSize
         var page = try await list(type, namespace: namespace, options: options, as: T.self)
-        var items = page.items
+        var items = transform.map { page.items.map($0) } ?? page.items
         let firstMeta = page.metadata
         while let token = page.metadata.continue, !token.isEmpty {
             var next = options
@@ -185,7 +188,7 @@ public actor KubeClient {
             next.resourceVersion = nil
             next.resourceVersionMatch = nil
             page = try await list(type, namespace: namespace, options: next, as: T.self)
-            items += page.items
+            items += transform.map { page.items.map($0) } ?? page.items
         }
         return KubeList(metadata: ListMeta(resourceVersion: page.metadata.resourceVersion ?? firstMeta.resourceVersion), items: items)
     }

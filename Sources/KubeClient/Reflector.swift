@@ -31,6 +31,11 @@ public final class ObjectStore<Object: Sendable>: Sendable {
         contents.withLock { $0.indices[index]?[value] ?? [] }
     }
 
+    /// The values index `index` holds (each names at least one object); costs what it returns.
+    public func values(ofIndex index: String) -> [String] {
+        contents.withLock { $0.indices[index].map { Array($0.keys) } ?? [] }
+    }
+
     /// The objects whose index function `index` gives `value`.
     public func objects(inIndex index: String, value: String) -> [Object] {
         contents.withLock { c in (c.indices[index]?[value] ?? []).compactMap { c.objects[$0] } }
@@ -114,6 +119,7 @@ public final class Reflector<Object: KubeResource>: Sendable {
     private let clock: any KubeClock
     private let backoff: Mutex<ExponentialBackoff>
     private let logger: Logger
+    private let transform: (@Sendable (Object) -> Object)?
     private let state = Mutex(State())
 
     private struct State {
@@ -127,10 +133,14 @@ public final class Reflector<Object: KubeResource>: Sendable {
     ///   - namespace: nil watches all namespaces (and cluster-scoped types).
     ///   - watchTimeoutSeconds: the server-side watch timeout is drawn from this range (client-go: 300…600 s).
     ///   - indexers: the store's index functions (client-go's `Indexers`).
+    ///   - transform: applied to every object before it is stored or published (controller-runtime's
+    ///     `TransformFunc`): keep only what the controller reads, so the cache holds less. Nil keeps objects whole.
     public init(client: KubeClient, namespace: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil,
-                indexers: [String: ObjectStore<Object>.IndexFunction] = [:], pageSize: Int = 500, watchTimeoutSeconds: ClosedRange<Int> = 300...600, clock: any KubeClock = SystemKubeClock(),
+                indexers: [String: ObjectStore<Object>.IndexFunction] = [:], transform: (@Sendable (Object) -> Object)? = nil,
+                pageSize: Int = 500, watchTimeoutSeconds: ClosedRange<Int> = 300...600, clock: any KubeClock = SystemKubeClock(),
                 backoff: ExponentialBackoff = .reflector, logger: Logger = Logger(label: "mir.reflector")) {
         self.client = client
+        self.transform = transform
         self.store = ObjectStore(indexers: indexers)
         self.namespace = namespace
         self.labelSelector = labelSelector
@@ -193,11 +203,12 @@ public final class Reflector<Object: KubeResource>: Sendable {
         state.withLock { $0.lists += 1 }
         let list = try await client.listAll(Object.self, namespace: namespace,
                                             options: ListOptions(labelSelector: labelSelector, fieldSelector: fieldSelector),
-                                            pageSize: pageSize)
+                                            pageSize: pageSize, transform: transform)
+        let items = list.items
         var fresh: [String: Object] = [:]
-        for item in list.items { fresh[item.metadata.key] = item }
+        for item in items { fresh[item.metadata.key] = item }
         let old = store.replace(fresh)
-        for object in list.items {
+        for object in items {
             let key = object.metadata.key
             if let previous = old[key] {
                 if previous.metadata.resourceVersion != object.metadata.resourceVersion {
@@ -227,11 +238,13 @@ public final class Reflector<Object: KubeResource>: Sendable {
             for try await event in client.watch(Object.self, namespace: namespace, options: options) {
                 sawEvent = true
                 switch event {
-                case .added(let object), .modified(let object):
+                case .added(let received), .modified(let received):
+                    let object = transform?(received) ?? received
                     let previous = store.put(object.metadata.key, object)
                     setVersion(object.metadata.resourceVersion)
                     continuation.yield(previous.map { .updated(old: $0, new: object) } ?? .added(object))
-                case .deleted(let object):
+                case .deleted(let received):
+                    let object = transform?(received) ?? received
                     store.remove(object.metadata.key)
                     setVersion(object.metadata.resourceVersion)
                     continuation.yield(.deleted(object))

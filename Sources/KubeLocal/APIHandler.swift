@@ -234,7 +234,7 @@ struct APIHandler: APIRequestHandler {
             let fields = try FieldSelector(request.query["fieldSelector"], resource: info)
             let (items, _) = await state.list(info, namespace: namespace)
             var deleted: [JSONValue] = []
-            for (_, object) in items where labels.matches(object) && fields.matches(object) {
+            for object in items.map(\.object) where labels.matches(object) && fields.matches(object) {
                 guard let name = object["metadata"]?["name"]?.stringValue else { continue }
                 if let result = try? await state.delete(info, namespace: object["metadata"]?["namespace"]?.stringValue, name: name, request: deleteRequest) {
                     deleted.append(result.object)
@@ -399,9 +399,11 @@ struct APIHandler: APIRequestHandler {
             exactRV = rv
         }
         let limit = request.query["limit"].flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil }
+        // Objects are decoded only to be matched against selectors; otherwise their stored JSON is sent as it is.
+        let selects = !labels.selectsEverything || !fields.selectsEverything
         let (items, listRV) = try await state.list(info, namespace: target.namespace, at: exactRV, after: start, labels: labels,
-                                                   limit: limit) { labels.matches($0) && fields.matches($0) }
-        var matching = items.filter { labels.matches($0.object) && fields.matches($0.object) }
+                                                   limit: limit, matching: selects ? { labels.matches($0) && fields.matches($0) } : nil)
+        var matching = selects ? items.filter { let o = $0.object; return labels.matches(o) && fields.matches(o) } : items
         var continueToken: String?
         var remaining: Int?
         if let limit, matching.count > limit {
@@ -411,16 +413,52 @@ struct APIHandler: APIRequestHandler {
             matching = Array(matching.prefix(limit))
             continueToken = ContinueToken(resourceVersion: listRV, start: matching.last!.key).encoded
         }
-        let objects = matching.map(\.object)
         if wantsTable(request) {
-            return Self.json(TableConverter.table(info, objects: objects, resourceVersion: String(listRV), continueToken: continueToken,
+            return Self.json(TableConverter.table(info, objects: matching.map(\.object), resourceVersion: String(listRV), continueToken: continueToken,
                                                   includeObject: request.query["includeObject"] ?? "Metadata"))
         }
         var metadata: [String: JSONValue] = ["resourceVersion": .string(String(listRV))]
         if let continueToken { metadata["continue"] = .string(continueToken) }
         if let remaining { metadata["remainingItemCount"] = .number(Double(remaining)) }
-        return Self.json(.object(["kind": .string(info.listKind), "apiVersion": .string(info.apiVersion),
-                                  "metadata": .object(metadata), "items": .array(objects)]))
+        return .full(status: .ok, headers: Self.jsonHeaders,
+                     body: Self.listBody(kind: info.listKind, apiVersion: info.apiVersion, metadata: .object(metadata), items: matching.map(\.stored.json)))
+    }
+
+    /// A list's JSON with its items spliced in as stored (canonical JSON, keys in the order `canonicalText` gives):
+    /// the same bytes as encoding the list as a `JSONValue`, without decoding or re-encoding any item.
+    static func listBody(kind: String, apiVersion: String, metadata: JSONValue, items: [Data]) -> Data {
+        var body = Data()
+        body.reserveCapacity(items.reduce(128) { $0 + $1.count + 1 })
+        body.append(contentsOf: #"{"apiVersion":"#.utf8)
+        body.append(contentsOf: JSONValue.string(apiVersion).canonicalText.utf8)
+        body.append(contentsOf: #","items":["#.utf8)
+        for (index, item) in items.enumerated() {
+            if index > 0 { body.append(UInt8(ascii: ",")) }
+            body.append(item)
+        }
+        body.append(contentsOf: #"],"kind":"#.utf8)
+        body.append(contentsOf: JSONValue.string(kind).canonicalText.utf8)
+        body.append(contentsOf: #","metadata":"#.utf8)
+        body.append(contentsOf: metadata.canonicalText.utf8)
+        body.append(UInt8(ascii: "}"))
+        return body
+    }
+
+    /// One line of a watch stream with the object spliced in as stored.
+    static func watchLine(type: String, objectJSON: Data) -> Data {
+        var line = Data(#"{"object":"#.utf8)
+        line.append(objectJSON)
+        line.append(contentsOf: #","type":"#.utf8)
+        line.append(contentsOf: JSONValue.string(type).canonicalText.utf8)
+        line.append(contentsOf: "}\n".utf8)
+        return line
+    }
+
+    static var jsonHeaders: HTTPHeaders {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Cache-Control", value: "no-cache, private")
+        return headers
     }
 
     /// `resourceVersion` / `resourceVersionMatch` rules for list (reference §A4).
@@ -482,7 +520,11 @@ struct APIHandler: APIRequestHandler {
                 : object
             return Data((JSONValue.object(["type": .string(type), "object": payload]).canonicalText + "\n").utf8)
         }
-        let registration: (id: UUID, stream: AsyncStream<WatchSignal>, initial: [JSONValue])
+        /// A plain watch sends stored objects as they are; a Table watch converts each object.
+        let encodeStored: @Sendable (String, JSONValue, Data) -> Data = { type, object, json in
+            table ? encode(type, object) : Self.watchLine(type: type, objectJSON: json)
+        }
+        let registration: (id: UUID, stream: AsyncStream<WatchSignal>, initial: [ListedObject])
         do {
             registration = try await state.watch(info, fromResourceVersion: from)
         } catch let error as APIError where error.code == 410 {
@@ -513,9 +555,11 @@ struct APIHandler: APIRequestHandler {
             }
             defer { timers.cancel() }
             do {
-                for object in registration.initial where matches(object) {
+                for listed in registration.initial {
+                    let object = listed.object
+                    guard matches(object) else { continue }
                     lastRV = max(lastRV, Int(object["metadata"]?["resourceVersion"]?.stringValue ?? "") ?? 0)
-                    try await writer.write(encode("ADDED", object))
+                    try await writer.write(encodeStored("ADDED", object, listed.stored.json))
                 }
                 if from == nil { lastRV = max(lastRV, await state.currentResourceVersion) }
                 loop: for await signal in registration.stream {
@@ -536,7 +580,7 @@ struct APIHandler: APIRequestHandler {
                         case (_, false, false), ("ADDED", _, false), ("DELETED", _, false): continue loop
                         default: break
                         }
-                        try await writer.write(encode(type, event.object))
+                        try await writer.write(encodeStored(type, event.object, event.json))
                     }
                 }
             } catch {

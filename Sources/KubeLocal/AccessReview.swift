@@ -123,8 +123,8 @@ extension ClusterState {
     func rbacPolicy() throws -> RBACPolicy {
         var objects: [[String: Any]] = []
         for info in [BuiltinResources.roles, BuiltinResources.clusterRoles, BuiltinResources.roleBindings, BuiltinResources.clusterRoleBindings] {
-            for (_, object) in list(info, namespace: nil).items {
-                if let dictionary = try JSONSerialization.jsonObject(with: object.jsonData) as? [String: Any] { objects.append(dictionary) }
+            for listed in list(info, namespace: nil).items {
+                if let dictionary = try JSONSerialization.jsonObject(with: listed.stored.json) as? [String: Any] { objects.append(dictionary) }
             }
         }
         do {

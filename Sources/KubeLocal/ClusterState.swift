@@ -5,6 +5,8 @@ import MirModel
 struct WatchEvent: Sendable {
     var type: String
     var object: JSONValue
+    /// `object` as stored (its canonical JSON), for writers that can send it as is.
+    var json: Data
     /// The object before a MODIFIED change (for selector transitions).
     var previous: JSONValue?
     var resourceVersion: Int
@@ -49,16 +51,41 @@ struct ObjectRef: Sendable, Hashable, Comparable {
     static func < (a: ObjectRef, b: ObjectRef) -> Bool { (a.resource, a.key) < (b.resource, b.key) }
 }
 
+/// An object as held in memory: its canonical JSON (type meta included, as written to the store), decoded when read.
+/// Bytes, not a `JSONValue` tree: a tree costs several times its JSON in allocations, and lists and watches send
+/// the bytes as they are.
+struct StoredObject: Sendable {
+    let json: Data
+
+    init(json: Data) { self.json = json }
+    init(_ object: JSONValue) { json = object.jsonData }
+
+    /// The decoded object (`null` for bytes that are not JSON, which the store never writes).
+    var value: JSONValue { (try? JSONValue.decode(json)) ?? .null }
+
+    /// Whether the bytes can be sent as an object of a resource as they are: canonical JSON of an object whose first
+    /// key is `apiVersion` (objects written by `commit` carry their type; rows of an old import may not).
+    var carriesTypeMeta: Bool { json.starts(with: Self.typedPrefix) }
+    private static let typedPrefix = Data(#"{"apiVersion":"#.utf8)
+}
+
+/// One object of a list: its storage key and its stored JSON, decoded on demand (`object`).
+struct ListedObject: Sendable {
+    var key: String
+    var stored: StoredObject
+    var object: JSONValue { stored.value }
+}
+
 /// The object store and the API semantics on top of it: one actor, so every verb is atomic.
 ///
 /// Storage is a `KineStore`: one SQLite table keyed by revision, where every write appends a row (a write costs
 /// O(object)), lists at a revision and watches from a revision are queries, and compaction keeps the last
 /// `historyLimit` revisions (older ones get 410 Expired). The current objects are also held in memory, as the API
-/// server's watch cache holds them, with indexes by UID and by owner UID for the garbage collector.
+/// server's watch cache holds them (as their JSON bytes, decoded when read), with indexes by UID and by owner UID for the garbage collector.
 /// Events expire `eventTTL` after their last write, as with the API server's `--event-ttl` (default 1 h).
 actor ClusterState {
     private(set) var registry = ResourceRegistry()
-    private var objects: [String: [String: JSONValue]] = [:]
+    private var objects: [String: [String: StoredObject]] = [:]
     private let store: KineStore
     /// The revision that created each live object (the store's `create_revision`).
     private var createRevisions: [ObjectRef: Int] = [:]
@@ -126,13 +153,13 @@ actor ClusterState {
         for row in try store.list(prefix: "/") {
             guard let ref = Self.parseStoreKey(row.key) else { continue }
             let object = try JSONValue.decode(row.value)
-            objects[ref.resource, default: [:]][ref.key] = object
+            objects[ref.resource, default: [:]][ref.key] = StoredObject(json: row.value)
             index(ref, object, createRevision: row.createRevision)
             if ref.resource == BuiltinResources.events.key, let expires = row.expires {
                 eventExpiry[ref.key] = Date(timeIntervalSince1970: expires)
             }
         }
-        for crd in objects[BuiltinResources.crds.key]?.keys.sorted().compactMap({ objects[BuiltinResources.crds.key]?[$0] }) ?? [] {
+        for crd in objects[BuiltinResources.crds.key]?.keys.sorted().compactMap({ decodedObject(BuiltinResources.crds.key, $0) }) ?? [] {
             registry.register(ResourceRegistry.resources(fromCRD: crd))
         }
         for namespace in ["default", "kube-system", "kube-public", "kube-node-lease", BuilderSettings().buildNamespace]
@@ -190,13 +217,16 @@ actor ClusterState {
         return "\(namespace)/\(name)"
     }
 
+    /// The current object `key` of `resource`, decoded.
+    private func decodedObject(_ resource: String, _ key: String) -> JSONValue? { objects[resource]?[key]?.value }
+
     func get(_ info: ResourceInfo, namespace: String?, name: String) throws -> JSONValue {
-        guard let object = objects[info.key]?[storageKey(namespace, name)] else { throw APIError.notFound(info, name) }
+        guard let object = decodedObject(info.key, storageKey(namespace, name)) else { throw APIError.notFound(info, name) }
         return withTypeMeta(info, object)
     }
 
     /// The objects of a resource (in one namespace or all), sorted by namespace/name, and the list resourceVersion.
-    func list(_ info: ResourceInfo, namespace: String?, labels: LabelSelector = LabelSelector()) -> (items: [(key: String, object: JSONValue)], resourceVersion: Int) {
+    func list(_ info: ResourceInfo, namespace: String?, labels: LabelSelector = LabelSelector()) -> (items: [ListedObject], resourceVersion: Int) {
         let map = objects[info.key] ?? [:]
         // Candidates: every object, or the fewest the selector's `key=value` terms allow (the other terms are still
         // matched by the caller).
@@ -206,7 +236,7 @@ actor ClusterState {
             if candidates == nil || found.count < candidates!.count { candidates = found }
         }
         let keys = (candidates.map(Array.init) ?? Array(map.keys)).filter { namespace == nil || $0.hasPrefix("\(namespace!)/") }.sorted()
-        return (keys.compactMap { key in map[key].map { (key, withTypeMeta(info, $0)) } }, store.currentRevision)
+        return (keys.compactMap { key in map[key].map { ListedObject(key: key, stored: typed(info, $0)) } }, store.currentRevision)
     }
 
     /// The objects of a resource as they were at `revision` (now when nil or current), sorted by key, only those after
@@ -216,8 +246,8 @@ actor ClusterState {
     /// `limit` + 1 objects `matching` are found (a page of a paged list decodes about a page, not the rest of the
     /// resource). At the current revision every candidate is returned; the caller filters and pages.
     func list(_ info: ResourceInfo, namespace: String?, at revision: Int?, after: String?, labels: LabelSelector = LabelSelector(),
-              limit: Int? = nil, matching: (JSONValue) -> Bool = { _ in true }) throws
-        -> (items: [(key: String, object: JSONValue)], resourceVersion: Int) {
+              limit: Int? = nil, matching: ((JSONValue) -> Bool)? = nil) throws
+        -> (items: [ListedObject], resourceVersion: Int) {
         guard let revision, revision != store.currentRevision else {
             var current = list(info, namespace: namespace, labels: labels)
             if let after { current.items.removeAll { $0.key <= after } }
@@ -226,7 +256,7 @@ actor ClusterState {
         let prefix = Self.storePrefix(info) + (namespace.map { "\($0)/" } ?? "")
         let chunk = max(64, (limit ?? 0) + 1)
         var cursor = after.map { Self.storePrefix(info) + $0 }
-        var items: [(key: String, object: JSONValue)] = []
+        var items: [ListedObject] = []
         while true {
             let rows: [KineRow]
             do {
@@ -237,9 +267,11 @@ actor ClusterState {
                 throw APIError.storage(error)
             }
             for row in rows {
-                guard let ref = Self.parseStoreKey(row.key), let object = try? JSONValue.decode(row.value) else { continue }
-                let typed = withTypeMeta(info, object)
-                if matching(typed) { items.append((ref.key, typed)) }
+                guard let ref = Self.parseStoreKey(row.key) else { continue }
+                let stored = typed(info, StoredObject(json: row.value))
+                // Decoded only to be matched: without a predicate the stored bytes go out as they are.
+                if let matching, !matching(stored.value) { continue }
+                items.append(ListedObject(key: ref.key, stored: stored))
             }
             cursor = rows.last?.key
             if limit == nil || rows.count < chunk || items.count > limit! { break }
@@ -252,6 +284,11 @@ actor ClusterState {
 
     /// True when a list/continue at `resourceVersion` can no longer be served consistently.
     func isCompacted(_ rv: Int) -> Bool { rv < store.compactRevision }
+
+    /// `stored` with its type meta (the bytes themselves when they carry it, as everything `commit` wrote does).
+    private func typed(_ info: ResourceInfo, _ stored: StoredObject) -> StoredObject {
+        stored.carriesTypeMeta ? stored : StoredObject(withTypeMeta(info, stored.value))
+    }
 
     private func withTypeMeta(_ info: ResourceInfo, _ object: JSONValue) -> JSONValue {
         // Stored objects carry their type already (commit sets it): no copy.
@@ -267,10 +304,10 @@ actor ClusterState {
     /// Registers a watcher. With `fromResourceVersion` nil or 0 the caller first gets the current objects
     /// (synthetic ADDED); otherwise the stored changes after that version are replayed into the stream.
     func watch(_ info: ResourceInfo, fromResourceVersion: Int?) throws
-        -> (id: UUID, stream: AsyncStream<WatchSignal>, initial: [JSONValue]) {
+        -> (id: UUID, stream: AsyncStream<WatchSignal>, initial: [ListedObject]) {
         let (stream, continuation) = AsyncStream<WatchSignal>.makeStream()
         let id = UUID()
-        var initial: [JSONValue] = []
+        var initial: [ListedObject] = []
         if let from = fromResourceVersion, from > 0 {
             let rows: [KineRow]
             do {
@@ -281,14 +318,16 @@ actor ClusterState {
                 throw APIError.storage(error)
             }
             for row in rows {
-                guard let object = try? JSONValue.decode(row.value) else { continue }
+                let stored = typed(info, StoredObject(json: row.value))
+                guard case .object = stored.value else { continue }
                 let type = row.deleted ? "DELETED" : row.created ? "ADDED" : "MODIFIED"
                 let previous = type == "MODIFIED" ? row.previousValue.flatMap { try? JSONValue.decode($0) } : nil
-                continuation.yield(.event(WatchEvent(type: type, object: withTypeMeta(info, object), previous: previous.map { withTypeMeta(info, $0) },
+                continuation.yield(.event(WatchEvent(type: type, object: stored.value, json: stored.json,
+                                                     previous: previous.map { withTypeMeta(info, $0) },
                                                      resourceVersion: row.revision, resourceKey: info.key)))
             }
         } else {
-            initial = list(info, namespace: nil).items.map(\.object)
+            initial = list(info, namespace: nil).items
         }
         watchers[id] = (info.key, continuation)
         return (id, stream, initial)
@@ -317,14 +356,15 @@ actor ClusterState {
         stored.set(["metadata", "resourceVersion"], .string(String(revision)))
         stored = withTypeMeta(info, stored)
         let ref = ObjectRef(resource: info.key, key: storageKey(stored))
-        let existing = objects[info.key]?[ref.key]
+        let existing = decodedObject(info.key, ref.key)
         let prevRevision = existing.flatMap { Int($0["metadata"]?["resourceVersion"]?.stringValue ?? "") } ?? 0
         let createRevision = existing == nil ? revision : (createRevisions[ref] ?? prevRevision)
         var expires: Date?
         if info.key == BuiltinResources.events.key && type != "DELETED" { expires = clock().addingTimeInterval(Self.seconds(eventTTL)) }
+        let json = stored.jsonData
         do {
             try store.append(key: Self.storePrefix(info) + ref.key, deleted: type == "DELETED", createRevision: createRevision,
-                             prevRevision: prevRevision, expires: expires?.timeIntervalSince1970, value: stored.jsonData)
+                             prevRevision: prevRevision, expires: expires?.timeIntervalSince1970, value: json)
         } catch {
             throw APIError.storage(error)
         }
@@ -333,11 +373,11 @@ actor ClusterState {
             objects[info.key]?[ref.key] = nil
             if info.key == BuiltinResources.events.key { eventExpiry[ref.key] = nil }
         } else {
-            objects[info.key, default: [:]][ref.key] = stored
+            objects[info.key, default: [:]][ref.key] = StoredObject(json: json)
             index(ref, stored, createRevision: createRevision)
             if let expires { eventExpiry[ref.key] = expires }
         }
-        let event = WatchEvent(type: type, object: stored, previous: previous, resourceVersion: revision, resourceKey: info.key)
+        let event = WatchEvent(type: type, object: stored, json: json, previous: previous, resourceVersion: revision, resourceKey: info.key)
         for (_, w) in watchers where w.key == info.key { w.continuation.yield(.event(event)) }
         return stored
     }
@@ -384,7 +424,7 @@ actor ClusterState {
         var expired = 0
         for (key, date) in eventExpiry where date <= now {
             eventExpiry[key] = nil
-            guard let object = objects[info.key]?[key] else { continue }
+            guard let object = decodedObject(info.key, key) else { continue }
             if (try? remove(info, object)) != nil { expired += 1 }
         }
         return expired
@@ -402,7 +442,7 @@ actor ClusterState {
                 throw APIError.badRequest("the namespace of the provided object does not match the namespace sent on the request")
             }
             guard objects[BuiltinResources.namespaces.key]?[storageKey(nil, ns)] != nil else { throw APIError.namespaceNotFound(ns) }
-            if objects[BuiltinResources.namespaces.key]?[storageKey(nil, ns)]?["metadata"]?["deletionTimestamp"] != nil {
+            if decodedObject(BuiltinResources.namespaces.key, storageKey(nil, ns))?["metadata"]?["deletionTimestamp"] != nil {
                 throw APIError(code: 403, reason: "Forbidden",
                                message: "\(info.kind.lowercased()) \"\(meta["name"]?.stringValue ?? "")\" is forbidden: unable to create new content in namespace \(ns) because it is being terminated")
             }
@@ -597,7 +637,7 @@ actor ClusterState {
         if let bodyName = body["metadata"]?["name"]?.stringValue, bodyName != name {
             throw APIError.badRequest("the name of the object (\(bodyName)) does not match the name on the URL (\(name))")
         }
-        guard let existing = objects[info.key]?[storageKey(info.namespaced ? namespace : nil, name)] else {
+        guard let existing = decodedObject(info.key, storageKey(info.namespaced ? namespace : nil, name)) else {
             throw APIError.notFound(info, name)
         }
         let rv = body["metadata"]?["resourceVersion"]?.stringValue ?? ""
@@ -679,7 +719,7 @@ actor ClusterState {
         let ns = info.namespaced ? namespace : nil
         let manager = options.fieldManager ?? ""
         let appliedKey = "\(info.key)|\(storageKey(ns, name))"
-        guard let existing = objects[info.key]?[storageKey(ns, name)] else {
+        guard let existing = decodedObject(info.key, storageKey(ns, name)) else {
             if type == .apply {
                 var body = patch
                 body.set(["metadata", "name"], .string(name))
@@ -723,7 +763,7 @@ actor ClusterState {
 
     /// Deletes an object. Returns the object and whether it is gone (false while finalizers hold it).
     func delete(_ info: ResourceInfo, namespace: String?, name: String, request: DeleteRequest) throws -> (object: JSONValue, removed: Bool) {
-        guard let existing = objects[info.key]?[storageKey(info.namespaced ? namespace : nil, name)] else {
+        guard let existing = decodedObject(info.key, storageKey(info.namespaced ? namespace : nil, name)) else {
             throw APIError.notFound(info, name)
         }
         if let uid = request.preconditionUID, uid != existing["metadata"]?["uid"]?.stringValue {
@@ -765,7 +805,7 @@ actor ClusterState {
             current = try commit(info, "MODIFIED", marked, previous: existing)
         }
         if finalizers.contains("foregroundDeletion") { try processForeground(info, current) }
-        let latest = objects[info.key]?[storageKey(current)]
+        let latest = decodedObject(info.key, storageKey(current))
         return (latest.map { withTypeMeta(info, $0) } ?? withTypeMeta(info, current), latest == nil)
     }
 
@@ -792,7 +832,7 @@ actor ClusterState {
     }
 
     private func finishNamespaceTermination(_ name: String) {
-        guard let namespace = objects[BuiltinResources.namespaces.key]?[name], namespace["metadata"]?["deletionTimestamp"] != nil,
+        guard let namespace = decodedObject(BuiltinResources.namespaces.key, name), namespace["metadata"]?["deletionTimestamp"] != nil,
               (namespace["metadata"]?["finalizers"]?.arrayValue ?? []).isEmpty else { return }
         try? remove(BuiltinResources.namespaces, namespace)
     }
@@ -806,7 +846,7 @@ actor ClusterState {
         if info.key == BuiltinResources.namespaces.key {
             for r in registry.resources where r.namespaced {
                 for key in (objects[r.key] ?? [:]).keys.sorted() where key.hasPrefix("\(name)/") {
-                    if let o = objects[r.key]?[key] { try remove(r, o) }
+                    if let o = decodedObject(r.key, key) { try remove(r, o) }
                 }
             }
         }
@@ -814,7 +854,7 @@ actor ClusterState {
            let plural = object["spec"]?["names"]?["plural"]?.stringValue {
             if let served = registry.resources.first(where: { $0.isCustom && $0.group == group && $0.plural == plural }) {
                 for key in (objects[served.key] ?? [:]).keys.sorted() {
-                    if let o = objects[served.key]?[key] { try commit(served, "DELETED", o, previous: nil) }
+                    if let o = decodedObject(served.key, key) { try commit(served, "DELETED", o, previous: nil) }
                 }
                 objects[served.key] = nil
             }
@@ -823,7 +863,7 @@ actor ClusterState {
         let uid = object["metadata"]?["uid"]?.stringValue ?? ""
         // Background cascade: dependents whose last owner is gone are deleted.
         for (depInfo, dependent) in dependents(of: uid) {
-            guard let current = objects[depInfo.key]?[storageKey(dependent)] else { continue }
+            guard let current = decodedObject(depInfo.key, storageKey(dependent)) else { continue }
             var refs = current["metadata"]?["ownerReferences"]?.arrayValue ?? []
             refs.removeAll { $0["uid"]?.stringValue == uid }
             if refs.isEmpty {
@@ -848,7 +888,7 @@ actor ClusterState {
         for (depInfo, dependent) in dependents(of: uid) where dependent["metadata"]?["deletionTimestamp"] == nil {
             _ = try deleteObject(depInfo, dependent, policy: "Foreground")
         }
-        guard dependents(of: uid).isEmpty, let current = objects[info.key]?[storageKey(owner)] else { return }
+        guard dependents(of: uid).isEmpty, let current = decodedObject(info.key, storageKey(owner)) else { return }
         var updated = current
         let finalizers = (current["metadata"]?["finalizers"]?.arrayValue ?? []).filter { $0 != .string("foregroundDeletion") }
         updated.set(["metadata", "finalizers"], finalizers.isEmpty ? nil : .array(finalizers))
@@ -869,14 +909,14 @@ actor ClusterState {
     private func dependents(of uid: String) -> [(ResourceInfo, JSONValue)] {
         guard !uid.isEmpty, let refs = ownerIndex[uid] else { return [] }
         return refs.sorted().compactMap { ref in
-            guard let info = registry.resources.first(where: { $0.key == ref.resource }), let o = objects[ref.resource]?[ref.key] else { return nil }
+            guard let info = registry.resources.first(where: { $0.key == ref.resource }), let o = decodedObject(ref.resource, ref.key) else { return nil }
             return (info, o)
         }
     }
 
     private func find(uid: String) -> (ResourceInfo, JSONValue)? {
         guard let ref = uidIndex[uid], let info = registry.resources.first(where: { $0.key == ref.resource }),
-              let o = objects[ref.resource]?[ref.key] else { return nil }
+              let o = decodedObject(ref.resource, ref.key) else { return nil }
         return (info, o)
     }
 
@@ -898,7 +938,7 @@ actor ClusterState {
     @discardableResult
     func systemUpdateStatus(_ info: ResourceInfo, namespace: String?, name: String,
                             _ mutate: @Sendable (inout JSONValue) -> Void) -> JSONValue? {
-        guard let existing = objects[info.key]?[storageKey(namespace, name)] else { return nil }
+        guard let existing = decodedObject(info.key, storageKey(namespace, name)) else { return nil }
         var status = existing["status"] ?? .object([:])
         mutate(&status)
         guard status != existing["status"] else { return existing }
@@ -909,7 +949,7 @@ actor ClusterState {
 
     /// Deletes as the system (Background propagation); nothing when already gone.
     func systemDelete(_ info: ResourceInfo, namespace: String?, name: String) {
-        guard let existing = objects[info.key]?[storageKey(namespace, name)] else { return }
+        guard let existing = decodedObject(info.key, storageKey(namespace, name)) else { return }
         _ = try? deleteObject(info, existing, policy: "Background")
     }
 }

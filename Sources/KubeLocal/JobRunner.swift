@@ -95,7 +95,7 @@ actor JobRunner {
     func start() async throws {
         let registration = try await state.watch(BuiltinResources.jobs, fromResourceVersion: nil)
         watchID = registration.id
-        for job in registration.initial { consider(job) }
+        for job in registration.initial { consider(job.object) }
         watchTask = Task {
             for await signal in registration.stream {
                 guard case .event(let event) = signal else { continue }

@@ -63,6 +63,9 @@ struct LabelSelector: Sendable {
         requirements.compactMap { if case .equals(let k, let v) = $0 { return (k, v) } else { return nil } }
     }
 
+    /// True when the selector selects everything (no requirement).
+    var selectsEverything: Bool { requirements.isEmpty }
+
     func matches(_ object: JSONValue) -> Bool {
         let labels = object["metadata"]?["labels"]?.objectValue ?? [:]
         return requirements.allSatisfy { req in
@@ -116,6 +119,9 @@ struct FieldSelector: Sendable {
         default: return false
         }
     }
+
+    /// True when the selector selects everything (no term).
+    var selectsEverything: Bool { terms.isEmpty }
 
     func matches(_ object: JSONValue) -> Bool {
         terms.allSatisfy { term in

@@ -29,8 +29,17 @@ public protocol ClusterView: Sendable {
     func image(for resource: ManagedImageResource) -> ClusterImage
     /// The names of the ManagedImages not being deleted whose spec has `base.managedImage: name`, sorted.
     func children(of name: String) async throws -> [String]
-    /// mir's build Jobs in the build namespace.
-    func buildJobs() async throws -> [Job]
+    /// The images with a build Job running (not finished, not being deleted) in the build namespace: the global
+    /// build limit counts them.
+    func imagesBuilding() async throws -> Set<String>
+}
+
+extension Job {
+    /// The image this build Job builds, if it is one of mir's and still running (not finished, not being deleted).
+    var runningBuildImage: String? {
+        guard metadata.deletionTimestamp == nil, !JobOutcomeClassifier.classify(job: self, pods: []).isFinished else { return nil }
+        return metadata.labels?[BuildJobManifest.imageLabel]
+    }
 }
 
 /// Reads from the API server. For one-off reconciles and tests without a running manager.
@@ -64,9 +73,9 @@ public struct LiveClusterView: ClusterView {
         }.sorted()
     }
 
-    public func buildJobs() async throws -> [Job] {
-        try await client.listAll(Job.self, namespace: buildNamespace,
-                                 options: ListOptions(labelSelector: ClusterBuildRecordStore.jobSelector)).items
+    public func imagesBuilding() async throws -> Set<String> {
+        Set(try await client.listAll(Job.self, namespace: buildNamespace,
+                                     options: ListOptions(labelSelector: ClusterBuildRecordStore.jobSelector)).items.compactMap(\.runningBuildImage))
     }
 }
 
@@ -136,6 +145,12 @@ public struct CachedClusterView: ClusterView {
     public static let imageIndexers: [String: ObjectStore<ManagedImageResource>.IndexFunction] = [
         parentIndex: { o in o.parentName.map { [$0] } ?? [] },
     ]
+    /// The build Job store's index of running builds by image: the global build limit reads the index's values
+    /// (as many as builds run), not every Job of the fleet.
+    public static let runningBuildIndex = "runningBuild.image"
+    public static let jobIndexers: [String: ObjectStore<Job>.IndexFunction] = [
+        runningBuildIndex: { job in job.runningBuildImage.map { [$0] } ?? [] },
+    ]
 
     public let images: ObjectStore<ManagedImageResource>
     public let jobs: ObjectStore<Job>
@@ -170,5 +185,5 @@ public struct CachedClusterView: ClusterView {
         }.sorted()
     }
 
-    public func buildJobs() async throws -> [Job] { jobs.all }
+    public func imagesBuilding() async throws -> Set<String> { Set(jobs.values(ofIndex: Self.runningBuildIndex)) }
 }

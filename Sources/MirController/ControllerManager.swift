@@ -74,9 +74,11 @@ public final class ControllerManager: Service, Sendable {
         self.options = options
         self.logger = logger
         let identity = options.leaderElection?.identity ?? LeaderElectionConfig.defaultIdentity()
-        let images = Reflector<ManagedImageResource>(client: client, indexers: CachedClusterView.imageIndexers, logger: logger)
+        let images = Reflector<ManagedImageResource>(client: client, indexers: CachedClusterView.imageIndexers,
+                                                     transform: CacheTransforms.managedImage, logger: logger)
         let jobs = Reflector<Job>(client: client, namespace: config.builder.buildNamespace,
-                                  labelSelector: ClusterBuildRecordStore.jobSelector, logger: logger)
+                                  labelSelector: ClusterBuildRecordStore.jobSelector, indexers: CachedClusterView.jobIndexers,
+                                  transform: CacheTransforms.buildJob, logger: logger)
         self.images = images
         self.jobs = jobs
         let view = CachedClusterView(images: images.store, jobs: jobs.store)

@@ -308,11 +308,7 @@ public final class ManagedImageReconciler: Sendable {
             }
         }
         // Other images' running builds, from Job conditions (a Job without Complete/Failed still holds its slot).
-        let active = Set(try await view.buildJobs().compactMap { job -> String? in
-            guard job.metadata.deletionTimestamp == nil, !JobOutcomeClassifier.classify(job: job, pods: []).isFinished,
-                  let image = job.metadata.labels?[BuildJobManifest.imageLabel], image != name else { return nil }
-            return image
-        })
+        let active = try await view.imagesBuilding().subtracting([name])
         let priority = (reason == .platformUpgraded || reason == .parentRebuilt) ? 1 : 0
         guard scheduler.request(.init(image: name, priority: priority, depth: depth), activeImages: active) else {
             return ("BuildQueued", "waiting for a build slot (at most \(scheduler.maxConcurrentBuilds) builds at once)")

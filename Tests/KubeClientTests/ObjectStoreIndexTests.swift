@@ -30,6 +30,18 @@ import Testing
         #expect(store.keys(inIndex: "unknown", value: "a").isEmpty)
     }
 
+    @Test func indexValuesAreTheValuesStillNamingAnObject() {
+        let store = Self.store()
+        store.put("b", Item(name: "b", parent: "a"))
+        store.put("c", Item(name: "c", parent: "x"))
+        #expect(Set(store.values(ofIndex: "parent")) == ["a", "x"])
+        store.put("c", Item(name: "c", parent: nil))
+        #expect(store.values(ofIndex: "parent") == ["a"], "a value no object gives any more is gone")
+        store.remove("b")
+        #expect(store.values(ofIndex: "parent").isEmpty)
+        #expect(store.values(ofIndex: "unknown").isEmpty)
+    }
+
     @Test func anIndexLookupReturnsOnlyWhatMatchesWhateverTheStoreSize() {
         for size in [100, 5000] {
             let store = Self.store()

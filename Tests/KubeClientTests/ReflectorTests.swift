@@ -73,6 +73,43 @@ import MirModel
         }
     }
 
+    @Test func theTransformShapesWhatIsCachedAndPublishedFromListsAndWatches() async throws {
+        let server = try await FakeAPIServer.start()
+        defer { server.stop() }
+        try await withClient(server.kubeConfig(namespace: "t")) { client in
+            _ = try await client.create(ConfigMap(metadata: ObjectMeta(name: "a"), data: ["keep": "1", "big": "x"]))
+            _ = try await client.create(ConfigMap(metadata: ObjectMeta(name: "b"), data: ["keep": "2", "big": "y"]))
+            let transformed = Atomic<Int>(0)
+            let reflector = Reflector<ConfigMap>(client: client, namespace: "t", transform: { cm in
+                transformed.add(1, ordering: .relaxed)
+                var cm = cm
+                cm.data = cm.data?.filter { $0.key == "keep" }
+                return cm
+            }, pageSize: 1, backoff: Self.fastBackoff)
+            let seen = Mutex<[ConfigMap]>([])
+            let consumer = Task {
+                for await event in reflector.events {
+                    if case .added(let cm) = event { seen.withLock { $0.append(cm) } }
+                    if case .updated(_, let cm) = event { seen.withLock { $0.append(cm) } }
+                }
+            }
+            let runner = Task { await reflector.run() }
+            try await eventually("initial sync") { reflector.hasSynced }
+            _ = try await client.create(ConfigMap(metadata: ObjectMeta(name: "c"), data: ["keep": "3", "big": "z"]))
+            try await eventually("c cached") { reflector.store.get("t/c") != nil }
+            try await eventually("c published") { seen.withLock { $0.count } == 3 }
+            runner.cancel()
+            await runner.value
+            await consumer.value
+            // Listed in pages of one (two pages) and watched: every object was transformed once, and neither the
+            // cache nor the events hold what the transform dropped.
+            #expect(transformed.load(ordering: .relaxed) == 3)
+            #expect(reflector.store.all.allSatisfy { $0.data?.keys.sorted() == ["keep"] })
+            #expect(seen.withLock { $0 }.allSatisfy { $0.data?.keys.sorted() == ["keep"] })
+            #expect(Set(reflector.store.all.compactMap { $0.data?["keep"] }) == ["1", "2", "3"])
+        }
+    }
+
     @Test func bookmarksAdvanceTheResourceVersion() async throws {
         // Watches end after one second with a BOOKMARK carrying the server's current version.
         let server = try await FakeAPIServer.start(config: ["max_watch_seconds": 1, "bookmark_on_close": true])

@@ -139,6 +139,33 @@ private func events(_ stream: AsyncStream<WatchSignal>, count: Int) async -> [Wa
         #expect(rare.items.prefix(3).map { name($0.object) } == ["o307", "o317", "o327"])
     }
 
+    /// Objects are held and listed as their stored JSON: a list body with the items spliced in is byte for byte the
+    /// encoding of the list as a `JSONValue`, at the current revision and at a past one, and a watch line likewise.
+    @Test func listsAndWatchLinesSendTheStoredBytesAsTheyAre() async throws {
+        let state = try ClusterState()
+        try await state.bootstrap()
+        for n in ["a", "b", "c"] {
+            _ = try await state.create(cm, namespace: "default", body: configMap(n, ["v": "1\u{e9}\"q\""], labels: ["x": n]), options: options)
+        }
+        let first = await state.currentResourceVersion
+        try await update(state, "b", value: "2")
+        for page in [await state.list(cm, namespace: "default"), try await state.list(cm, namespace: "default", at: first, after: nil)] {
+            #expect(page.items.allSatisfy { $0.stored.carriesTypeMeta })
+            let metadata = JSONValue.object(["resourceVersion": .string(String(page.resourceVersion)), "continue": .string("t")])
+            let spliced = APIHandler.listBody(kind: "ConfigMapList", apiVersion: "v1", metadata: metadata, items: page.items.map(\.stored.json))
+            let encoded = JSONValue.object(["kind": .string("ConfigMapList"), "apiVersion": .string("v1"), "metadata": metadata,
+                                            "items": .array(page.items.map(\.object))]).jsonData
+            #expect(spliced == encoded)
+            #expect(try JSONValue.decode(spliced)["items"]?.arrayValue?.count == 3)
+        }
+        let object = try await state.get(cm, namespace: "default", name: "a")
+        #expect(APIHandler.watchLine(type: "ADDED", objectJSON: object.jsonData)
+                == Data((JSONValue.object(["type": .string("ADDED"), "object": object]).canonicalText + "\n").utf8))
+        // Bytes without their type (rows of an old import) get it before they are sent.
+        let untyped = StoredObject(.object(["metadata": .object(["name": .string("z")])]))
+        #expect(!untyped.carriesTypeMeta)
+    }
+
     @Test func listAtARevisionSeesThatRevision() async throws {
         let state = try ClusterState()
         try await state.bootstrap()

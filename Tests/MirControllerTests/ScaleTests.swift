@@ -203,3 +203,49 @@ import Testing
         #expect(left.contains("mir/kept") && !left.contains("mir/orphan"), "\(left)")
     }
 }
+
+/// What the controller's informer caches keep (controller-runtime's transform functions) and the build limit's
+/// index of running builds.
+@Suite struct CacheTransformTests {
+    static func job(_ name: String, image: String, conditions: [(String, String?)] = [], deleting: Bool = false) -> Job {
+        var job = buildJob(name: name, conditions: conditions)
+        job.metadata.labels?[BuildJobManifest.imageLabel] = image
+        job.metadata.unknownFields["managedFields"] = .array([.object(["manager": .string("kubectl")])])
+        job.spec?.template = .object(["spec": .object(["containers": .array([.object([
+            "name": .string("kaniko"), "args": .array([.string("--destination=r/\(image):t"), .string("--context=dir:///ctx")])])])])])
+        job.spec?.podFailurePolicy = .object(["rules": .array([])])
+        if deleting { job.metadata.deletionTimestamp = Date(timeIntervalSince1970: 3000) }
+        return job
+    }
+
+    @Test func aCachedBuildJobKeepsWhatOutcomesAndTheLimitReadAndDropsItsPodTemplate() {
+        let whole = Self.job("mir-build-web-1", image: "web", conditions: [("Failed", "DeadlineExceeded")])
+        let cached = CacheTransforms.buildJob(whole)
+        #expect(cached.spec?.template == .object([:]))
+        #expect(cached.spec?.podFailurePolicy == nil)
+        #expect(cached.metadata.unknownFields["managedFields"] == nil)
+        #expect(cached.metadata.labels == whole.metadata.labels)
+        #expect(cached.status == whole.status)
+        #expect(cached.spec?.activeDeadlineSeconds == whole.spec?.activeDeadlineSeconds)
+        // Classification reads nothing the transform dropped.
+        #expect(JobOutcomeClassifier.classify(job: cached, pods: []) == JobOutcomeClassifier.classify(job: whole, pods: []))
+    }
+
+    @Test func theRunningBuildIndexFollowsJobsAndIsAllTheLimitReads() async throws {
+        let jobs = ObjectStore<Job>(indexers: CachedClusterView.jobIndexers)
+        let view = CachedClusterView(images: ObjectStore(indexers: CachedClusterView.imageIndexers), jobs: jobs)
+        jobs.put("a", Self.job("a", image: "web"))
+        jobs.put("b", Self.job("b", image: "api"))
+        jobs.put("c", Self.job("c", image: "old", conditions: [("Complete", nil)]))
+        jobs.put("d", Self.job("d", image: "gone", deleting: true))
+        #expect(try await view.imagesBuilding() == ["web", "api"])
+        jobs.put("a", Self.job("a", image: "web", conditions: [("Complete", nil)]))
+        #expect(try await view.imagesBuilding() == ["api"], "a finished build leaves the index")
+        jobs.remove("b")
+        #expect(try await view.imagesBuilding().isEmpty)
+        // 5,000 finished Jobs in the cache add nothing to what the limit reads.
+        for i in 0..<5000 { jobs.put("f\(i)", Self.job("f\(i)", image: "i\(i)", conditions: [("Complete", nil)])) }
+        jobs.put("r", Self.job("r", image: "running"))
+        #expect(jobs.values(ofIndex: CachedClusterView.runningBuildIndex) == ["running"])
+    }
+}
