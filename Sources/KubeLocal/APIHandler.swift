@@ -232,7 +232,7 @@ struct APIHandler: APIRequestHandler {
             let deleteRequest = try deleteOptions(request)
             let labels = try LabelSelector(request.query["labelSelector"])
             let fields = try FieldSelector(request.query["fieldSelector"], resource: info)
-            let (items, _) = await state.list(info, namespace: namespace)
+            let (items, _) = try await state.list(info, namespace: namespace)
             var deleted: [JSONValue] = []
             for object in items.map(\.object) where labels.matches(object) && fields.matches(object) {
                 guard let name = object["metadata"]?["name"]?.stringValue else { continue }
@@ -399,17 +399,15 @@ struct APIHandler: APIRequestHandler {
             exactRV = rv
         }
         let limit = request.query["limit"].flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil }
-        // Objects are decoded only to be matched against selectors; otherwise their stored JSON is sent as it is.
-        let selects = !labels.selectsEverything || !fields.selectsEverything
-        let (items, listRV) = try await state.list(info, namespace: target.namespace, at: exactRV, after: start, labels: labels,
-                                                   limit: limit, matching: selects ? { labels.matches($0) && fields.matches($0) } : nil)
-        var matching = selects ? items.filter { let o = $0.object; return labels.matches(o) && fields.matches(o) } : items
+        // The state applies the label selector (from its index when it can); objects are decoded only to be matched,
+        // otherwise their stored JSON is sent as it is.
+        let (items, listRV, remaining) = try await state.list(info, namespace: target.namespace, at: exactRV, after: start, labels: labels,
+                                                              limit: limit, matching: fields.selectsEverything ? nil : { fields.matches($0) })
+        var matching = items
         var continueToken: String?
-        var remaining: Int?
         if let limit, matching.count > limit {
-            // Known when every candidate was read: a first page, at the current revision (later pages read only what
-            // they serve; the field is optional, as Kubernetes documents it).
-            if exactRV == nil { remaining = matching.count - limit }
+            // `remaining` is known for a list at the current revision without selectors (as Kubernetes, which leaves
+            // it unset when selectors are used; the field is optional).
             matching = Array(matching.prefix(limit))
             continueToken = ContinueToken(resourceVersion: listRV, start: matching.last!.key).encoded
         }

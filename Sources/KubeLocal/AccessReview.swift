@@ -123,7 +123,7 @@ extension ClusterState {
     func rbacPolicy() throws -> RBACPolicy {
         var objects: [[String: Any]] = []
         for info in [BuiltinResources.roles, BuiltinResources.clusterRoles, BuiltinResources.roleBindings, BuiltinResources.clusterRoleBindings] {
-            for listed in list(info, namespace: nil).items {
+            for listed in try list(info, namespace: nil).items {
                 if let dictionary = try JSONSerialization.jsonObject(with: listed.stored.json) as? [String: Any] { objects.append(dictionary) }
             }
         }

@@ -51,9 +51,8 @@ struct ObjectRef: Sendable, Hashable, Comparable {
     static func < (a: ObjectRef, b: ObjectRef) -> Bool { (a.resource, a.key) < (b.resource, b.key) }
 }
 
-/// An object as held in memory: its canonical JSON (type meta included, as written to the store), decoded when read.
-/// Bytes, not a `JSONValue` tree: a tree costs several times its JSON in allocations, and lists and watches send
-/// the bytes as they are.
+/// An object as read from the store: its canonical JSON (type meta included, as `commit` writes it), decoded when
+/// needed. Lists and watches send the bytes as they are.
 struct StoredObject: Sendable {
     let json: Data
 
@@ -80,12 +79,15 @@ struct ListedObject: Sendable {
 ///
 /// Storage is a `KineStore`: one SQLite table keyed by revision, where every write appends a row (a write costs
 /// O(object)), lists at a revision and watches from a revision are queries, and compaction keeps the last
-/// `historyLimit` revisions (older ones get 410 Expired). The current objects are also held in memory, as the API
-/// server's watch cache holds them (as their JSON bytes, decoded when read), with indexes by UID and by owner UID for the garbage collector.
+/// `historyLimit` revisions (older ones get 410 Expired). As with kine, objects live only in the store: memory holds
+/// each live object's key and the revision of its current row (a read is a primary-key lookup), and the indexes — by
+/// UID, by owner UID for the garbage collector, by label for selectors. Memory grows with the number of objects, not
+/// their size.
 /// Events expire `eventTTL` after their last write, as with the API server's `--event-ttl` (default 1 h).
 actor ClusterState {
     private(set) var registry = ResourceRegistry()
-    private var objects: [String: [String: StoredObject]] = [:]
+    /// Resource → storage key → the revision of the object's current row in the store.
+    private var objects: [String: [String: Int]] = [:]
     private let store: KineStore
     /// The revision that created each live object (the store's `create_revision`).
     private var createRevisions: [ObjectRef: Int] = [:]
@@ -150,16 +152,23 @@ actor ClusterState {
     /// Loads the stored objects (importing a legacy snapshot once) and makes sure the default namespaces exist.
     func bootstrap() throws {
         try importLegacySnapshot()
-        for row in try store.list(prefix: "/") {
-            guard let ref = Self.parseStoreKey(row.key) else { continue }
-            let object = try JSONValue.decode(row.value)
-            objects[ref.resource, default: [:]][ref.key] = StoredObject(json: row.value)
-            index(ref, object, createRevision: row.createRevision)
-            if ref.resource == BuiltinResources.events.key, let expires = row.expires {
-                eventExpiry[ref.key] = Date(timeIntervalSince1970: expires)
+        // A page at a time: the values pass through memory once (to be indexed), never all together.
+        var after: String?
+        while true {
+            let rows = try store.list(prefix: "/", after: after, limit: 1000)
+            for row in rows {
+                guard let ref = Self.parseStoreKey(row.key) else { continue }
+                let object = try JSONValue.decode(row.value)
+                objects[ref.resource, default: [:]][ref.key] = row.revision
+                index(ref, object, createRevision: row.createRevision)
+                if ref.resource == BuiltinResources.events.key, let expires = row.expires {
+                    eventExpiry[ref.key] = Date(timeIntervalSince1970: expires)
+                }
             }
+            guard rows.count == 1000, let last = rows.last?.key else { break }
+            after = last
         }
-        for crd in objects[BuiltinResources.crds.key]?.keys.sorted().compactMap({ decodedObject(BuiltinResources.crds.key, $0) }) ?? [] {
+        for crd in try (objects[BuiltinResources.crds.key]?.keys.sorted() ?? []).compactMap({ try decodedObject(BuiltinResources.crds.key, $0) }) {
             registry.register(ResourceRegistry.resources(fromCRD: crd))
         }
         for namespace in ["default", "kube-system", "kube-public", "kube-node-lease", BuilderSettings().buildNamespace]
@@ -218,45 +227,94 @@ actor ClusterState {
     }
 
     /// The current object `key` of `resource`, decoded.
-    private func decodedObject(_ resource: String, _ key: String) -> JSONValue? { objects[resource]?[key]?.value }
+    private func decodedObject(_ resource: String, _ key: String) throws -> JSONValue? {
+        guard let revision = objects[resource]?[key] else { return nil }
+        do {
+            return try store.value(at: revision).map { try JSONValue.decode($0) }
+        } catch {
+            throw APIError.storage(error)
+        }
+    }
+
+    /// The current objects `keys` of a resource (in that order), read from the store in batches.
+    private func load(_ info: ResourceInfo, _ keys: some Collection<String>) throws -> [ListedObject] {
+        let map = objects[info.key] ?? [:]
+        let values: [Int: Data]
+        do {
+            values = try store.values(at: keys.compactMap { map[$0] })
+        } catch {
+            throw APIError.storage(error)
+        }
+        return keys.compactMap { key in
+            map[key].flatMap { values[$0] }.map { ListedObject(key: key, stored: typed(info, StoredObject(json: $0))) }
+        }
+    }
 
     func get(_ info: ResourceInfo, namespace: String?, name: String) throws -> JSONValue {
-        guard let object = decodedObject(info.key, storageKey(namespace, name)) else { throw APIError.notFound(info, name) }
+        guard let object = try decodedObject(info.key, storageKey(namespace, name)) else { throw APIError.notFound(info, name) }
         return withTypeMeta(info, object)
     }
 
-    /// The objects of a resource (in one namespace or all), sorted by namespace/name, and the list resourceVersion.
-    func list(_ info: ResourceInfo, namespace: String?, labels: LabelSelector = LabelSelector()) -> (items: [ListedObject], resourceVersion: Int) {
-        let map = objects[info.key] ?? [:]
-        // Candidates: every object, or the fewest the selector's `key=value` terms allow (the other terms are still
-        // matched by the caller).
-        var candidates: Set<String>?
-        for (key, value) in labels.equalities {
-            let found = labelIndex[info.key]?["\(key)=\(value)"] ?? []
-            if candidates == nil || found.count < candidates!.count { candidates = found }
-        }
-        let keys = (candidates.map(Array.init) ?? Array(map.keys)).filter { namespace == nil || $0.hasPrefix("\(namespace!)/") }.sorted()
-        return (keys.compactMap { key in map[key].map { ListedObject(key: key, stored: typed(info, $0)) } }, store.currentRevision)
+    /// The current objects of a resource (in one namespace or all), sorted by namespace/name, and the list
+    /// resourceVersion. Only candidates are read: with `key=value` terms in `labels`, the objects the label index
+    /// gives for all of them (the other terms are still matched by the caller).
+    func list(_ info: ResourceInfo, namespace: String?, labels: LabelSelector = LabelSelector()) throws -> (items: [ListedObject], resourceVersion: Int) {
+        (try load(info, candidateKeys(info, namespace: namespace, labels: labels)), store.currentRevision)
     }
 
-    /// The objects of a resource as they were at `revision` (now when nil or current), sorted by key, only those after
-    /// the key `after` when given. Throws `APIError.expired` when the revision is compacted.
+    /// The keys of the current objects carrying every `key=value` of `labels` (from the label index: the smallest
+    /// term's set, intersected with the others'), sorted.
+    private func candidateKeys(_ info: ResourceInfo, namespace: String?, labels: LabelSelector) -> [String] {
+        let sets = labels.equalities.map { labelIndex[info.key]?["\($0.key)=\($0.value)"] ?? [] }.sorted { $0.count < $1.count }
+        var candidates = sets.first
+        for set in sets.dropFirst() where !(candidates?.isEmpty ?? true) { candidates!.formIntersection(set) }
+        let keys = candidates.map(Array.init) ?? Array((objects[info.key] ?? [:]).keys)
+        return keys.filter { namespace == nil || $0.hasPrefix("\(namespace!)/") }.sorted()
+    }
+
+    /// The objects of a resource selected by `labels` and `matching` (every one when nil) as they were at `revision`
+    /// (now when nil), sorted by key, only those after the key `after` when given. Throws `APIError.expired` when the
+    /// revision is compacted.
     ///
-    /// At a past revision the rows are read from the store in key order and decoded a chunk at a time, only until
-    /// `limit` + 1 objects `matching` are found (a page of a paged list decodes about a page, not the rest of the
-    /// resource). At the current revision every candidate is returned; the caller filters and pages.
+    /// With a `limit`, objects are read and matched a chunk at a time, only until `limit` + 1 match (a page of a paged
+    /// list reads about a page, not the rest of the resource): at the current revision from the candidate keys in
+    /// memory, at a past one from the store's rows in key order. An object is decoded only to be matched: at the
+    /// current revision the label index answers `key=value` selectors, so a list selected by them alone sends the
+    /// stored bytes as they are. `remaining` is how many objects follow the page when that is known without reading
+    /// them (the current revision, no selector — as Kubernetes, which leaves it unset for selectors).
     func list(_ info: ResourceInfo, namespace: String?, at revision: Int?, after: String?, labels: LabelSelector = LabelSelector(),
               limit: Int? = nil, matching: ((JSONValue) -> Bool)? = nil) throws
-        -> (items: [ListedObject], resourceVersion: Int) {
+        -> (items: [ListedObject], resourceVersion: Int, remaining: Int?) {
+        let chunk = max(64, (limit ?? 0) + 1)
+        var items: [ListedObject] = []
+        func take(_ listed: [ListedObject], matchLabels: Bool) {
+            let predicate: ((JSONValue) -> Bool)? = matchLabels
+                ? { labels.matches($0) && (matching?($0) ?? true) }
+                : matching
+            for object in listed {
+                if let predicate {
+                    guard predicate(object.object) else { continue }
+                }
+                items.append(object)
+            }
+        }
         guard let revision, revision != store.currentRevision else {
-            var current = list(info, namespace: namespace, labels: labels)
-            if let after { current.items.removeAll { $0.key <= after } }
-            return current
+            var keys = candidateKeys(info, namespace: namespace, labels: labels)[...]
+            if let after { keys = keys.drop { $0 <= after } }
+            var next = keys.startIndex
+            while next < keys.endIndex {
+                let end = limit == nil ? keys.endIndex : min(next + chunk, keys.endIndex)
+                take(try load(info, keys[next..<end]), matchLabels: !labels.isEqualitiesOnly)
+                next = end
+                if let limit, items.count > limit { break }
+            }
+            let remaining = limit.flatMap { limit in
+                matching == nil && labels.selectsEverything && keys.count > limit ? keys.count - limit : nil
+            }
+            return (items, store.currentRevision, remaining)
         }
         let prefix = Self.storePrefix(info) + (namespace.map { "\($0)/" } ?? "")
-        let chunk = max(64, (limit ?? 0) + 1)
         var cursor = after.map { Self.storePrefix(info) + $0 }
-        var items: [ListedObject] = []
         while true {
             let rows: [KineRow]
             do {
@@ -266,17 +324,13 @@ actor ClusterState {
             } catch {
                 throw APIError.storage(error)
             }
-            for row in rows {
-                guard let ref = Self.parseStoreKey(row.key) else { continue }
-                let stored = typed(info, StoredObject(json: row.value))
-                // Decoded only to be matched: without a predicate the stored bytes go out as they are.
-                if let matching, !matching(stored.value) { continue }
-                items.append(ListedObject(key: ref.key, stored: stored))
-            }
+            take(rows.compactMap { row in
+                Self.parseStoreKey(row.key).map { ListedObject(key: $0.key, stored: typed(info, StoredObject(json: row.value))) }
+            }, matchLabels: !labels.selectsEverything)
             cursor = rows.last?.key
             if limit == nil || rows.count < chunk || items.count > limit! { break }
         }
-        return (items, revision)
+        return (items, revision, nil)
     }
 
     /// How many rows the store holds (live objects, superseded versions in the window, tombstones in the window).
@@ -327,7 +381,7 @@ actor ClusterState {
                                                      resourceVersion: row.revision, resourceKey: info.key)))
             }
         } else {
-            initial = list(info, namespace: nil).items
+            initial = try list(info, namespace: nil).items
         }
         watchers[id] = (info.key, continuation)
         return (id, stream, initial)
@@ -356,7 +410,7 @@ actor ClusterState {
         stored.set(["metadata", "resourceVersion"], .string(String(revision)))
         stored = withTypeMeta(info, stored)
         let ref = ObjectRef(resource: info.key, key: storageKey(stored))
-        let existing = decodedObject(info.key, ref.key)
+        let existing = try decodedObject(info.key, ref.key)
         let prevRevision = existing.flatMap { Int($0["metadata"]?["resourceVersion"]?.stringValue ?? "") } ?? 0
         let createRevision = existing == nil ? revision : (createRevisions[ref] ?? prevRevision)
         var expires: Date?
@@ -373,7 +427,7 @@ actor ClusterState {
             objects[info.key]?[ref.key] = nil
             if info.key == BuiltinResources.events.key { eventExpiry[ref.key] = nil }
         } else {
-            objects[info.key, default: [:]][ref.key] = StoredObject(json: json)
+            objects[info.key, default: [:]][ref.key] = revision
             index(ref, stored, createRevision: createRevision)
             if let expires { eventExpiry[ref.key] = expires }
         }
@@ -424,7 +478,7 @@ actor ClusterState {
         var expired = 0
         for (key, date) in eventExpiry where date <= now {
             eventExpiry[key] = nil
-            guard let object = decodedObject(info.key, key) else { continue }
+            guard let object = try? decodedObject(info.key, key) else { continue }
             if (try? remove(info, object)) != nil { expired += 1 }
         }
         return expired
@@ -442,7 +496,7 @@ actor ClusterState {
                 throw APIError.badRequest("the namespace of the provided object does not match the namespace sent on the request")
             }
             guard objects[BuiltinResources.namespaces.key]?[storageKey(nil, ns)] != nil else { throw APIError.namespaceNotFound(ns) }
-            if decodedObject(BuiltinResources.namespaces.key, storageKey(nil, ns))?["metadata"]?["deletionTimestamp"] != nil {
+            if try decodedObject(BuiltinResources.namespaces.key, storageKey(nil, ns))?["metadata"]?["deletionTimestamp"] != nil {
                 throw APIError(code: 403, reason: "Forbidden",
                                message: "\(info.kind.lowercased()) \"\(meta["name"]?.stringValue ?? "")\" is forbidden: unable to create new content in namespace \(ns) because it is being terminated")
             }
@@ -637,7 +691,7 @@ actor ClusterState {
         if let bodyName = body["metadata"]?["name"]?.stringValue, bodyName != name {
             throw APIError.badRequest("the name of the object (\(bodyName)) does not match the name on the URL (\(name))")
         }
-        guard let existing = decodedObject(info.key, storageKey(info.namespaced ? namespace : nil, name)) else {
+        guard let existing = try decodedObject(info.key, storageKey(info.namespaced ? namespace : nil, name)) else {
             throw APIError.notFound(info, name)
         }
         let rv = body["metadata"]?["resourceVersion"]?.stringValue ?? ""
@@ -719,7 +773,7 @@ actor ClusterState {
         let ns = info.namespaced ? namespace : nil
         let manager = options.fieldManager ?? ""
         let appliedKey = "\(info.key)|\(storageKey(ns, name))"
-        guard let existing = decodedObject(info.key, storageKey(ns, name)) else {
+        guard let existing = try decodedObject(info.key, storageKey(ns, name)) else {
             if type == .apply {
                 var body = patch
                 body.set(["metadata", "name"], .string(name))
@@ -763,7 +817,7 @@ actor ClusterState {
 
     /// Deletes an object. Returns the object and whether it is gone (false while finalizers hold it).
     func delete(_ info: ResourceInfo, namespace: String?, name: String, request: DeleteRequest) throws -> (object: JSONValue, removed: Bool) {
-        guard let existing = decodedObject(info.key, storageKey(info.namespaced ? namespace : nil, name)) else {
+        guard let existing = try decodedObject(info.key, storageKey(info.namespaced ? namespace : nil, name)) else {
             throw APIError.notFound(info, name)
         }
         if let uid = request.preconditionUID, uid != existing["metadata"]?["uid"]?.stringValue {
@@ -786,7 +840,7 @@ actor ClusterState {
         let uid = existing["metadata"]?["uid"]?.stringValue ?? ""
         if policy == "Orphan" { try orphanDependents(of: uid) }
         var finalizers = existing["metadata"]?["finalizers"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        if policy == "Foreground" && !dependents(of: uid).isEmpty && !finalizers.contains("foregroundDeletion") {
+        if policy == "Foreground", !finalizers.contains("foregroundDeletion"), try !dependents(of: uid).isEmpty {
             finalizers.append("foregroundDeletion")
         }
         if finalizers.isEmpty {
@@ -805,7 +859,7 @@ actor ClusterState {
             current = try commit(info, "MODIFIED", marked, previous: existing)
         }
         if finalizers.contains("foregroundDeletion") { try processForeground(info, current) }
-        let latest = decodedObject(info.key, storageKey(current))
+        let latest = try decodedObject(info.key, storageKey(current))
         return (latest.map { withTypeMeta(info, $0) } ?? withTypeMeta(info, current), latest == nil)
     }
 
@@ -832,7 +886,7 @@ actor ClusterState {
     }
 
     private func finishNamespaceTermination(_ name: String) {
-        guard let namespace = decodedObject(BuiltinResources.namespaces.key, name), namespace["metadata"]?["deletionTimestamp"] != nil,
+        guard let namespace = try? decodedObject(BuiltinResources.namespaces.key, name), namespace["metadata"]?["deletionTimestamp"] != nil,
               (namespace["metadata"]?["finalizers"]?.arrayValue ?? []).isEmpty else { return }
         try? remove(BuiltinResources.namespaces, namespace)
     }
@@ -846,7 +900,7 @@ actor ClusterState {
         if info.key == BuiltinResources.namespaces.key {
             for r in registry.resources where r.namespaced {
                 for key in (objects[r.key] ?? [:]).keys.sorted() where key.hasPrefix("\(name)/") {
-                    if let o = decodedObject(r.key, key) { try remove(r, o) }
+                    if let o = try decodedObject(r.key, key) { try remove(r, o) }
                 }
             }
         }
@@ -854,7 +908,7 @@ actor ClusterState {
            let plural = object["spec"]?["names"]?["plural"]?.stringValue {
             if let served = registry.resources.first(where: { $0.isCustom && $0.group == group && $0.plural == plural }) {
                 for key in (objects[served.key] ?? [:]).keys.sorted() {
-                    if let o = decodedObject(served.key, key) { try commit(served, "DELETED", o, previous: nil) }
+                    if let o = try decodedObject(served.key, key) { try commit(served, "DELETED", o, previous: nil) }
                 }
                 objects[served.key] = nil
             }
@@ -862,8 +916,8 @@ actor ClusterState {
         }
         let uid = object["metadata"]?["uid"]?.stringValue ?? ""
         // Background cascade: dependents whose last owner is gone are deleted.
-        for (depInfo, dependent) in dependents(of: uid) {
-            guard let current = decodedObject(depInfo.key, storageKey(dependent)) else { continue }
+        for (depInfo, dependent) in try dependents(of: uid) {
+            guard let current = try decodedObject(depInfo.key, storageKey(dependent)) else { continue }
             var refs = current["metadata"]?["ownerReferences"]?.arrayValue ?? []
             refs.removeAll { $0["uid"]?.stringValue == uid }
             if refs.isEmpty {
@@ -876,7 +930,7 @@ actor ClusterState {
         }
         // A foreground-deleting owner may now be free to go.
         for ref in object["metadata"]?["ownerReferences"]?.arrayValue ?? [] {
-            guard let ownerUID = ref["uid"]?.stringValue, case let (ownerInfo, owner)? = find(uid: ownerUID) else { continue }
+            guard let ownerUID = ref["uid"]?.stringValue, case let (ownerInfo, owner)? = try find(uid: ownerUID) else { continue }
             if owner["metadata"]?["finalizers"]?.arrayValue?.contains(.string("foregroundDeletion")) == true {
                 try processForeground(ownerInfo, owner)
             }
@@ -885,10 +939,10 @@ actor ClusterState {
 
     private func processForeground(_ info: ResourceInfo, _ owner: JSONValue) throws {
         let uid = owner["metadata"]?["uid"]?.stringValue ?? ""
-        for (depInfo, dependent) in dependents(of: uid) where dependent["metadata"]?["deletionTimestamp"] == nil {
+        for (depInfo, dependent) in try dependents(of: uid) where dependent["metadata"]?["deletionTimestamp"] == nil {
             _ = try deleteObject(depInfo, dependent, policy: "Foreground")
         }
-        guard dependents(of: uid).isEmpty, let current = decodedObject(info.key, storageKey(owner)) else { return }
+        guard try dependents(of: uid).isEmpty, let current = try decodedObject(info.key, storageKey(owner)) else { return }
         var updated = current
         let finalizers = (current["metadata"]?["finalizers"]?.arrayValue ?? []).filter { $0 != .string("foregroundDeletion") }
         updated.set(["metadata", "finalizers"], finalizers.isEmpty ? nil : .array(finalizers))
@@ -897,7 +951,7 @@ actor ClusterState {
     }
 
     private func orphanDependents(of uid: String) throws {
-        for (depInfo, dependent) in dependents(of: uid) {
+        for (depInfo, dependent) in try dependents(of: uid) {
             var updated = dependent
             let refs = (dependent["metadata"]?["ownerReferences"]?.arrayValue ?? []).filter { $0["uid"]?.stringValue != uid }
             updated.set(["metadata", "ownerReferences"], refs.isEmpty ? nil : .array(refs))
@@ -906,17 +960,17 @@ actor ClusterState {
     }
 
     /// The objects naming `uid` in their ownerReferences, from the owner index (sorted, for a stable order).
-    private func dependents(of uid: String) -> [(ResourceInfo, JSONValue)] {
+    private func dependents(of uid: String) throws -> [(ResourceInfo, JSONValue)] {
         guard !uid.isEmpty, let refs = ownerIndex[uid] else { return [] }
-        return refs.sorted().compactMap { ref in
-            guard let info = registry.resources.first(where: { $0.key == ref.resource }), let o = decodedObject(ref.resource, ref.key) else { return nil }
+        return try refs.sorted().compactMap { ref in
+            guard let info = registry.resources.first(where: { $0.key == ref.resource }), let o = try decodedObject(ref.resource, ref.key) else { return nil }
             return (info, o)
         }
     }
 
-    private func find(uid: String) -> (ResourceInfo, JSONValue)? {
+    private func find(uid: String) throws -> (ResourceInfo, JSONValue)? {
         guard let ref = uidIndex[uid], let info = registry.resources.first(where: { $0.key == ref.resource }),
-              let o = decodedObject(ref.resource, ref.key) else { return nil }
+              let o = try decodedObject(ref.resource, ref.key) else { return nil }
         return (info, o)
     }
 
@@ -938,7 +992,7 @@ actor ClusterState {
     @discardableResult
     func systemUpdateStatus(_ info: ResourceInfo, namespace: String?, name: String,
                             _ mutate: @Sendable (inout JSONValue) -> Void) -> JSONValue? {
-        guard let existing = decodedObject(info.key, storageKey(namespace, name)) else { return nil }
+        guard let existing = try? decodedObject(info.key, storageKey(namespace, name)) else { return nil }
         var status = existing["status"] ?? .object([:])
         mutate(&status)
         guard status != existing["status"] else { return existing }
@@ -949,7 +1003,7 @@ actor ClusterState {
 
     /// Deletes as the system (Background propagation); nothing when already gone.
     func systemDelete(_ info: ResourceInfo, namespace: String?, name: String) {
-        guard let existing = decodedObject(info.key, storageKey(namespace, name)) else { return }
+        guard let existing = try? decodedObject(info.key, storageKey(namespace, name)) else { return }
         _ = try? deleteObject(info, existing, policy: "Background")
     }
 }

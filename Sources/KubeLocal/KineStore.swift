@@ -35,6 +35,8 @@ public struct StorageStatistics: Sendable, Equatable, CustomStringConvertible {
     public var compactedRows = 0
     /// Rows read by lists at a revision (each is decoded by the caller).
     public var rowsListed = 0
+    /// Rows read by revision (current objects: gets, and lists at the current revision).
+    public var rowsRead = 0
 
     public var description: String {
         "\(appends) appends, \(rowsTouched) rows touched, \(valueBytesWritten) value bytes, \(compactedRows) compacted"
@@ -79,6 +81,7 @@ final class KineStore {
     private var appends = 0
     private var compactedRows = 0
     private var rowsListed = 0
+    private var rowsRead = 0
     /// Rows touched as of the close (SQLite's counter goes with the connection).
     private var closedRowsTouched: Int?
 
@@ -172,7 +175,7 @@ final class KineStore {
 
     var statistics: StorageStatistics {
         StorageStatistics(rowsTouched: closedRowsTouched ?? db.inDatabase { $0.totalChangesCount }, valueBytesWritten: valueBytesWritten,
-                          appends: appends, compactedRows: compactedRows, rowsListed: rowsListed)
+                          appends: appends, compactedRows: compactedRows, rowsListed: rowsListed, rowsRead: rowsRead)
     }
 
     // MARK: Writes
@@ -289,6 +292,41 @@ final class KineStore {
         } catch {
             throw KineError.storage(operation: "listing \(prefix) at revision \(at) in", path: path, reason: "\(error)")
         }
+    }
+
+    /// The values of the rows `revisions` (a live object's row is its current version: compaction never removes
+    /// it), by revision; a primary-key lookup each, in batches.
+    func values(at revisions: [Int]) throws -> [Int: Data] {
+        guard !revisions.isEmpty else { return [:] }
+        try ensureOpen("reading objects from")
+        var values: [Int: Data] = [:]
+        values.reserveCapacity(revisions.count)
+        do {
+            try db.read { db in
+                var start = 0
+                while start < revisions.count {
+                    let batch = revisions[start..<min(start + Self.lookupBatch, revisions.count)]
+                    let statement = try db.cachedStatement(sql: batch.count == Self.lookupBatch ? Self.batchLookupSQL
+                                                                  : Self.lookupSQL(batch.count))
+                    let rows = try Row.fetchCursor(statement, arguments: StatementArguments(Array(batch)))
+                    while let row = try rows.next() { values[row[0]] = row[1] }
+                    start += batch.count
+                }
+            }
+        } catch {
+            throw KineError.storage(operation: "reading \(revisions.count) objects from", path: path, reason: "\(error)")
+        }
+        rowsRead += revisions.count
+        return values
+    }
+
+    /// The value of row `revision`, if the row exists.
+    func value(at revision: Int) throws -> Data? { try values(at: [revision])[revision] }
+
+    private static let lookupBatch = 256
+    private static let batchLookupSQL = lookupSQL(lookupBatch)
+    private static func lookupSQL(_ count: Int) -> String {
+        "SELECT id, value FROM kine WHERE id IN (" + Array(repeating: "?", count: count).joined(separator: ",") + ")"
     }
 
     /// The writes under `prefix` after `revision`, oldest first, each with the version it superseded.

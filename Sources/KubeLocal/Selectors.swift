@@ -66,6 +66,11 @@ struct LabelSelector: Sendable {
     /// True when the selector selects everything (no requirement).
     var selectsEverything: Bool { requirements.isEmpty }
 
+    /// True when every requirement is `key=value`: the label index answers the selector exactly.
+    var isEqualitiesOnly: Bool {
+        requirements.allSatisfy { if case .equals = $0 { return true } else { return false } }
+    }
+
     func matches(_ object: JSONValue) -> Bool {
         let labels = object["metadata"]?["labels"]?.objectValue ?? [:]
         return requirements.allSatisfy { req in

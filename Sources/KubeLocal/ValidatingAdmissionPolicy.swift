@@ -226,9 +226,9 @@ extension ClusterState {
     func runAdmissionPolicies(_ attributes: AdmissionAttributes) throws -> [String] {
         let group = BuiltinResources.validatingAdmissionPolicies.group
         guard attributes.info.group != group else { return [] }
-        let policies = list(BuiltinResources.validatingAdmissionPolicies, namespace: nil).items.map(\.object)
+        let policies = try list(BuiltinResources.validatingAdmissionPolicies, namespace: nil).items.map(\.object)
         guard !policies.isEmpty else { return [] }
-        let bindings = list(BuiltinResources.validatingAdmissionPolicyBindings, namespace: nil).items.map(\.object)
+        let bindings = try list(BuiltinResources.validatingAdmissionPolicyBindings, namespace: nil).items.map(\.object)
         var lookups: [String: JSONValue] = [:]
         for binding in bindings {
             guard let policyName = binding["spec"]?["policyName"]?.stringValue,
