@@ -8,6 +8,12 @@ import MirModel
         #expect(parsed?.canonicalText == "{\"a\":{\"x\":0,\"y\":\"x\"},\"b\":[1,2.5,true,null]}")
     }
 
+    @Test func everyKindOfValueDecodesAsItself() {
+        #expect(JSONValue.parse(#"[true,false,0,-1.5,1e3,"s","1","true",{},{"k":[null]},[],null]"#) == .array([
+            .bool(true), .bool(false), .number(0), .number(-1.5), .number(1000), .string("s"), .string("1"), .string("true"),
+            .object([:]), .object(["k": .array([.null])]), .array([]), .null]))
+    }
+
     @Test func stringsAreEscaped() {
         let value = JSONValue.string("q\"b\\n\nt\tc\u{01}é")
         #expect(value.canonicalText == "\"q\\\"b\\\\n\\nt\\tc\\u0001é\"")
