@@ -506,6 +506,7 @@ struct APIHandler: APIRequestHandler {
         let namespace = target.namespace
         let state = self.state
         let bookmarkInterval = self.bookmarkInterval
+        let selects = namespace != nil || !labels.selectsEverything || !fields.selectsEverything
         let matches: @Sendable (JSONValue?) -> Bool = { object in
             guard let object else { return false }
             if let namespace, object["metadata"]?["namespace"]?.stringValue != namespace { return false }
@@ -569,7 +570,13 @@ struct APIHandler: APIRequestHandler {
                         try await writer.write(encode("BOOKMARK", bookmark))
                     case .event(let event):
                         lastRV = event.resourceVersion
-                        let now = matches(event.object)
+                        guard selects || table else {
+                            // Nothing to match or convert: the stored bytes go out as they are, never decoded.
+                            try await writer.write(Self.watchLine(type: event.type, objectJSON: event.json))
+                            continue loop
+                        }
+                        let object = event.object
+                        let now = matches(object)
                         let before = event.type == "MODIFIED" ? matches(event.previous) : now
                         var type = event.type
                         switch (event.type, before, now) {
@@ -578,7 +585,7 @@ struct APIHandler: APIRequestHandler {
                         case (_, false, false), ("ADDED", _, false), ("DELETED", _, false): continue loop
                         default: break
                         }
-                        try await writer.write(encodeStored(type, event.object, event.json))
+                        try await writer.write(encodeStored(type, object, event.json))
                     }
                 }
             } catch {

@@ -1,16 +1,19 @@
 import Foundation
 import MirModel
 
-/// One change to a stored object, as watchers see it.
+/// One change to a stored object, as watchers see it: the object as stored (its canonical JSON, sent as it is by
+/// watches without selectors), decoded by the watchers that need to look into it. Bytes, not trees, wait in the
+/// queues of slow watchers.
 struct WatchEvent: Sendable {
     var type: String
-    var object: JSONValue
-    /// `object` as stored (its canonical JSON), for writers that can send it as is.
     var json: Data
-    /// The object before a MODIFIED change (for selector transitions).
-    var previous: JSONValue?
+    /// The object before a MODIFIED change (for selector transitions), as stored.
+    var previousJSON: Data?
     var resourceVersion: Int
     var resourceKey: String
+
+    var object: JSONValue { (try? JSONValue.decode(json)) ?? .null }
+    var previous: JSONValue? { previousJSON.flatMap { try? JSONValue.decode($0) } }
 }
 
 /// What a watch stream receives.
@@ -373,11 +376,9 @@ actor ClusterState {
             }
             for row in rows {
                 let stored = typed(info, StoredObject(json: row.value))
-                guard case .object = stored.value else { continue }
                 let type = row.deleted ? "DELETED" : row.created ? "ADDED" : "MODIFIED"
-                let previous = type == "MODIFIED" ? row.previousValue.flatMap { try? JSONValue.decode($0) } : nil
-                continuation.yield(.event(WatchEvent(type: type, object: stored.value, json: stored.json,
-                                                     previous: previous.map { withTypeMeta(info, $0) },
+                let previous = type == "MODIFIED" ? row.previousValue.map { typed(info, StoredObject(json: $0)).json } : nil
+                continuation.yield(.event(WatchEvent(type: type, json: stored.json, previousJSON: previous,
                                                      resourceVersion: row.revision, resourceKey: info.key)))
             }
         } else {
@@ -410,8 +411,18 @@ actor ClusterState {
         stored.set(["metadata", "resourceVersion"], .string(String(revision)))
         stored = withTypeMeta(info, stored)
         let ref = ObjectRef(resource: info.key, key: storageKey(stored))
-        let existing = try decodedObject(info.key, ref.key)
-        let prevRevision = existing.flatMap { Int($0["metadata"]?["resourceVersion"]?.stringValue ?? "") } ?? 0
+        let prevRevision = objects[info.key]?[ref.key] ?? 0
+        // The version this write supersedes (to unindex): what the caller read — `previous`, or for a deletion the
+        // object itself (its last state) — when it is that version, else read from the store.
+        var existing: JSONValue?
+        if prevRevision > 0 {
+            let known = type == "DELETED" ? object : previous
+            if let known, Int(known["metadata"]?["resourceVersion"]?.stringValue ?? "") == prevRevision {
+                existing = known
+            } else {
+                existing = try decodedObject(info.key, ref.key)
+            }
+        }
         let createRevision = existing == nil ? revision : (createRevisions[ref] ?? prevRevision)
         var expires: Date?
         if info.key == BuiltinResources.events.key && type != "DELETED" { expires = clock().addingTimeInterval(Self.seconds(eventTTL)) }
@@ -431,8 +442,12 @@ actor ClusterState {
             index(ref, stored, createRevision: createRevision)
             if let expires { eventExpiry[ref.key] = expires }
         }
-        let event = WatchEvent(type: type, object: stored, json: json, previous: previous, resourceVersion: revision, resourceKey: info.key)
-        for (_, w) in watchers where w.key == info.key { w.continuation.yield(.event(event)) }
+        let resourceWatchers = watchers.values.filter { $0.key == info.key }
+        if !resourceWatchers.isEmpty {
+            let previousJSON = type == "MODIFIED" ? previous.map { withTypeMeta(info, $0).jsonData } : nil
+            let event = WatchEvent(type: type, json: json, previousJSON: previousJSON, resourceVersion: revision, resourceKey: info.key)
+            for w in resourceWatchers { w.continuation.yield(.event(event)) }
+        }
         return stored
     }
 

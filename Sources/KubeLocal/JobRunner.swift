@@ -113,13 +113,14 @@ actor JobRunner {
     }
 
     private func handle(_ event: WatchEvent) {
-        let uid = event.object["metadata"]?["uid"]?.stringValue ?? ""
+        let job = event.object
+        let uid = job["metadata"]?["uid"]?.stringValue ?? ""
         if event.type == "DELETED" {
             running[uid]?.cancel()
             running[uid] = nil
-            removeLogs(job: event.object)
+            removeLogs(job: job)
         } else {
-            consider(event.object)
+            consider(job)
         }
     }
 

@@ -2,7 +2,7 @@ import KubeClient
 import MirModel
 
 /// What the controller's informer caches keep of each object — controller-runtime's transform functions
-/// (`cache.TransformStripManagedFields` and a per-type trim): the caches feed the event loop, the children index and
+/// (`cache.TransformStripManagedFields`) and a per-type trim: the caches feed the event loop, the children index and
 /// the build limit, while a reconcile reads its own image and Jobs live. Whatever the cache drops is never read from it.
 public enum CacheTransforms {
     /// A ManagedImage without `metadata.managedFields` (a real API server sends them; they can outweigh the object).
@@ -12,17 +12,43 @@ public enum CacheTransforms {
         return object
     }
 
-    /// A build Job with its metadata and status, and of its spec only what outcome classification reads
-    /// (`activeDeadlineSeconds`, `backoffLimit`): the pod template — most of a Job — is dropped.
-    @Sendable public static func buildJob(_ job: Job) -> Job {
+    /// A cached build Job without `metadata.managedFields`.
+    @Sendable public static func buildJob(_ job: CachedBuildJob) -> CachedBuildJob {
         var job = job
         job.metadata.unknownFields["managedFields"] = nil
-        if var spec = job.spec {
-            spec.template = .object([:])
-            spec.podFailurePolicy = nil
-            spec.selector = nil
-            job.spec = spec
-        }
         return job
+    }
+}
+
+/// A build Job as the controller's cache keeps it: its metadata, its status and the two spec fields outcome
+/// classification reads. The pod template — most of a Job — is not a field here, so the decoder skips it and never
+/// builds it (decoding templates was most of the controller's start-up).
+public struct CachedBuildJob: KubeResource, Hashable {
+    public static let group = Job.group
+    public static let version = Job.version
+    public static let plural = Job.plural
+    public static let kind = Job.kind
+    public static let namespaced = Job.namespaced
+
+    public var metadata: ObjectMeta
+    public var spec: Spec?
+    public var status: Job.Status?
+
+    public struct Spec: Sendable, Hashable, Codable {
+        public var backoffLimit: Int?
+        public var activeDeadlineSeconds: Int?
+    }
+
+    public init(_ job: Job) {
+        metadata = job.metadata
+        spec = job.spec.map { Spec(backoffLimit: $0.backoffLimit, activeDeadlineSeconds: $0.activeDeadlineSeconds) }
+        status = job.status
+    }
+
+    /// The Job with what the cache kept (an empty pod template).
+    public var job: Job {
+        Job(metadata: metadata, spec: spec.map { Job.Spec(template: .object([:]), backoffLimit: $0.backoffLimit,
+                                                          activeDeadlineSeconds: $0.activeDeadlineSeconds) },
+            status: status)
     }
 }

@@ -148,16 +148,16 @@ public struct CachedClusterView: ClusterView {
     /// The build Job store's index of running builds by image: the global build limit reads the index's values
     /// (as many as builds run), not every Job of the fleet.
     public static let runningBuildIndex = "runningBuild.image"
-    public static let jobIndexers: [String: ObjectStore<Job>.IndexFunction] = [
-        runningBuildIndex: { job in job.runningBuildImage.map { [$0] } ?? [] },
+    public static let jobIndexers: [String: ObjectStore<CachedBuildJob>.IndexFunction] = [
+        runningBuildIndex: { cached in cached.job.runningBuildImage.map { [$0] } ?? [] },
     ]
 
     public let images: ObjectStore<ManagedImageResource>
-    public let jobs: ObjectStore<Job>
+    public let jobs: ObjectStore<CachedBuildJob>
     public let specs: DecodedSpecMemo
     public var work: CacheWork { specs.work }
 
-    public init(images: ObjectStore<ManagedImageResource>, jobs: ObjectStore<Job>, specs: DecodedSpecMemo = DecodedSpecMemo()) {
+    public init(images: ObjectStore<ManagedImageResource>, jobs: ObjectStore<CachedBuildJob>, specs: DecodedSpecMemo = DecodedSpecMemo()) {
         self.images = images
         self.jobs = jobs
         self.specs = specs

@@ -44,7 +44,7 @@ public final class ControllerManager: Service, Sendable {
     /// The informer caches: every ManagedImage (indexed by the parent its spec names), and mir's build Jobs (label
     /// selector) in the build namespace.
     let images: Reflector<ManagedImageResource>
-    let jobs: Reflector<Job>
+    let jobs: Reflector<CachedBuildJob>
     /// The reconciler's view of the caches; its decoded-spec memo is shared with the event loop.
     public let view: CachedClusterView
     /// Finds repositories whose ManagedImage is gone, once per resync period (leader only).
@@ -76,7 +76,7 @@ public final class ControllerManager: Service, Sendable {
         let identity = options.leaderElection?.identity ?? LeaderElectionConfig.defaultIdentity()
         let images = Reflector<ManagedImageResource>(client: client, indexers: CachedClusterView.imageIndexers,
                                                      transform: CacheTransforms.managedImage, logger: logger)
-        let jobs = Reflector<Job>(client: client, namespace: config.builder.buildNamespace,
+        let jobs = Reflector<CachedBuildJob>(client: client, namespace: config.builder.buildNamespace,
                                   labelSelector: ClusterBuildRecordStore.jobSelector, indexers: CachedClusterView.jobIndexers,
                                   transform: CacheTransforms.buildJob, logger: logger)
         self.images = images
@@ -142,9 +142,9 @@ public final class ControllerManager: Service, Sendable {
                     let job: Job?
                     var over = false
                     switch event {
-                    case .added(let j): job = j
-                    case .deleted(let j): job = j; over = true
-                    case .updated(_, let j): job = j
+                    case .added(let j): job = j.job
+                    case .deleted(let j): job = j.job; over = true
+                    case .updated(_, let j): job = j.job
                     case .synced: job = nil
                     }
                     guard let job, let image = job.metadata.labels?[BuildJobManifest.imageLabel] else { continue }

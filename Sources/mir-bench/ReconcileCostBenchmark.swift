@@ -76,7 +76,7 @@ struct ReconcileCostBenchmark {
                 images.put("fleet-\(i)", o)
             }
             for name in ["cost-parent", "cost-child"] { images.put(name, try await client.get(ManagedImageResource.self, name: name)) }
-            let view = CachedClusterView(images: images, jobs: ObjectStore<Job>())
+            let view = CachedClusterView(images: images, jobs: ObjectStore<CachedBuildJob>())
             let calls = CallCounter()
             let reconciler = ManagedImageReconciler(
                 client: client, registry: CountingRegistry(local, counter: calls), config: config,
