@@ -5,10 +5,19 @@ import MirModel
 /// (`cache.TransformStripManagedFields`) and a per-type trim: the caches feed the event loop, the children index and
 /// the build limit, while a reconcile reads its own image and Jobs live. Whatever the cache drops is never read from it.
 public enum CacheTransforms {
-    /// A ManagedImage without `metadata.managedFields` (a real API server sends them; they can outweigh the object).
+    /// A ManagedImage with its metadata (without `managedFields`: a real API server sends them, and they can outweigh
+    /// the object), its spec and, of its status, the phase and image tag: what the event loop compares and counts.
+    /// Ancestors are read from the cache for their spec and deletion only; a reconcile reads its own image live, so
+    /// conditions, pip lists and build details — most of a status — are not kept.
     @Sendable public static func managedImage(_ object: ManagedImageResource) -> ManagedImageResource {
         var object = object
         object.metadata.unknownFields["managedFields"] = nil
+        object.status = object.status.map { status in
+            var kept = ManagedImageStatus()
+            kept.phase = status.phase
+            kept.imageTag = status.imageTag
+            return kept
+        }
         return object
     }
 

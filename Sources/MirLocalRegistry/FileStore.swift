@@ -15,7 +15,8 @@ struct StorageFailure: Error, CustomStringConvertible {
 ///
 /// - `lock`: every operation holds `flock(2)` on it (shared for reads, exclusive for writes), so several
 ///   processes may use the directory at once.
-/// - `snapshot.json`: the full state, replaced atomically (temp file, fsync, rename, fsync directory).
+/// - `snapshot.json`: the full state, replaced atomically (temp file, fsync, rename, fsync directory): a header line,
+///   then one repository per line, read and written a record at a time (format 1, one JSON document, is still read).
 /// - `journal-<generation>.log`: one JSON line per change made after that snapshot, each appended and
 ///   fsynced before the operation returns. A line cut short by a crash is discarded (the operation never
 ///   returned success) and truncated away by the next writer. When the journal outgrows the snapshot,
@@ -128,17 +129,29 @@ final class FileStore: Sendable {
         guard let data = try readFile(snapshotPath, from: 0) else {
             throw StorageFailure(description: "'\(snapshotPath)' vanished while being read")
         }
-        let snapshot: Snapshot
+        let decoder = JSONDecoder()
+        let lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true)
+        let header: SnapshotHeader
+        let state: RegistryState
         do {
-            snapshot = try JSONDecoder().decode(Snapshot.self, from: data)
+            header = try decoder.decode(SnapshotHeader.self, from: lines.first ?? Data())
+            switch header.format {
+            case 1:
+                state = RegistryState(snapshot: try decoder.decode(Snapshot.self, from: data))
+            case Snapshot.currentFormat:
+                var loaded = RegistryState(nextSeq: header.nextSeq)
+                for line in lines.dropFirst() { loaded.apply(.put(try decoder.decode(RepositoryRecord.self, from: line))) }
+                state = loaded
+            default:
+                throw StorageFailure(description: "'\(snapshotPath)' has format \(header.format); this mir reads formats 1 and \(Snapshot.currentFormat)")
+            }
+        } catch let failure as StorageFailure {
+            throw failure
         } catch {
             throw StorageFailure(description: "'\(snapshotPath)' is corrupt (\(error)); refusing to treat the registry as empty")
         }
-        guard snapshot.format == Snapshot.currentFormat else {
-            throw StorageFailure(description: "'\(snapshotPath)' has format \(snapshot.format); this mir reads format \(Snapshot.currentFormat)")
-        }
-        return Cache(snapshotIdentity: identity, snapshotSize: data.count, generation: snapshot.generation,
-                     journalOffset: 0, state: RegistryState(snapshot: snapshot))
+        return Cache(snapshotIdentity: identity, snapshotSize: data.count, generation: header.generation,
+                     journalOffset: 0, state: state)
     }
 
     private func readJournalTail(_ cache: inout Cache) throws -> Bool {
@@ -223,7 +236,12 @@ final class FileStore: Sendable {
     private func compact(_ cache: inout Cache) throws {
         let generation = cache.generation + 1
         let encoder = JSONEncoder()
-        let data = try encoder.encode(cache.state.snapshot(generation: generation))
+        var data = try encoder.encode(SnapshotHeader(format: Snapshot.currentFormat, generation: generation, nextSeq: cache.state.nextSeq))
+        data.append(UInt8(ascii: "\n"))
+        for record in cache.state.records {
+            data.append(try encoder.encode(record))
+            data.append(UInt8(ascii: "\n"))
+        }
         try writeAtomically(data, to: snapshotPath)
         statistics.withLock { $0.snapshotsWritten += 1 }
         let oldJournal = journalPath(cache.generation)

@@ -38,9 +38,18 @@ struct JournalEntry: Codable, Sendable {
     static func delete(_ name: String) -> JournalEntry { JournalEntry(put: nil, delete: name) }
 }
 
-/// The full snapshot file.
+/// The first line of a snapshot file: format 2 writes it, then one repository record per line (JSON Lines), so a
+/// snapshot is read and written a record at a time, never as one document of the whole registry. Format 1 files
+/// (one `Snapshot` document, written before) are one line whose header fields are the same.
+struct SnapshotHeader: Codable, Sendable {
+    var format: Int
+    var generation: Int
+    var nextSeq: Int
+}
+
+/// The full snapshot of format 1 (read for registries written before format 2).
 struct Snapshot: Codable, Sendable {
-    static let currentFormat = 1
+    static let currentFormat = 2
     var format: Int
     /// Which journal (`journal-<generation>.log`) continues this snapshot.
     var generation: Int
@@ -62,10 +71,12 @@ struct RegistryState: Sendable {
         for record in snapshot.repositories { apply(.put(record)) }
     }
 
-    func snapshot(generation: Int) -> Snapshot {
-        Snapshot(format: Snapshot.currentFormat, generation: generation, nextSeq: nextSeq,
-                 repositories: order.map { repositories[$0.name]! })
+    init(nextSeq: Int) {
+        self.nextSeq = nextSeq
     }
+
+    /// The repositories in creation order (a snapshot's records).
+    var records: some Sequence<RepositoryRecord> { order.lazy.map { repositories[$0.name]! } }
 
     var count: Int { repositories.count }
 

@@ -234,6 +234,21 @@ import Testing
         #expect(CacheTransforms.buildJob(CachedBuildJob(whole)) == cached)
     }
 
+    @Test func aCachedManagedImageKeepsItsSpecAndOfItsStatusPhaseAndTag() throws {
+        var image = try ManagedImageResource(name: "web", spec: spec(pip: ["requests"], parent: "base"))
+        image.metadata.unknownFields["managedFields"] = .array([.object(["manager": .string("mir")])])
+        image.status = ManagedImageStatus(phase: "Ready", repositoryName: "mir/web", imageTag: "py3.12-abc")
+        image.status?.conditions = [Condition(type: "Ready", status: "True", lastTransitionTime: Date(), reason: "BuildSucceeded", message: "long")]
+        image.status?.pipLibraries = [PipLibrary(name: "requests", version: "2.32.3")]
+        let cached = CacheTransforms.managedImage(image)
+        #expect(cached.spec == image.spec)
+        #expect(cached.parentName == "base")
+        #expect(cached.metadata.unknownFields["managedFields"] == nil)
+        #expect(cached.status == ManagedImageStatus(phase: "Ready", imageTag: "py3.12-abc"))
+        // What the reconciler reads of a cached ancestor is unchanged: its decoded spec.
+        #expect(try cached.decodedSpec() == image.decodedSpec())
+    }
+
     @Test func theRunningBuildIndexFollowsJobsAndIsAllTheLimitReads() async throws {
         let jobs = ObjectStore<CachedBuildJob>(indexers: CachedClusterView.jobIndexers)
         let view = CachedClusterView(images: ObjectStore(indexers: CachedClusterView.imageIndexers), jobs: jobs)

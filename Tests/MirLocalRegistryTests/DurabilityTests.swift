@@ -37,6 +37,32 @@ import MirRegistry
         }
     }
 
+    /// A snapshot is a header line and one repository per line (read and written a record at a time); a registry
+    /// whose snapshot is the format-1 document written before reads the same, and its next compaction writes format 2.
+    @Test func snapshotsAreOneRepositoryPerLineAndFormatOneStillReads() async throws {
+        let dir = TemporaryDirectory()
+        let repos = try await populate(try dir.registry(compactionThreshold: 200))
+        let text = try String(contentsOfFile: dir.path + "/snapshot.json", encoding: .utf8)
+        let lines = text.split(separator: "\n")
+        let header = try JSONDecoder().decode(SnapshotHeader.self, from: Data(lines[0].utf8))
+        #expect(header.format == 2)
+        let records = try lines.dropFirst().map { try JSONDecoder().decode(RepositoryRecord.self, from: Data($0.utf8)) }
+        #expect(Set(records.map(\.name)).isSubset(of: Set(repos.map(\.name) + ["mir/r4"])))
+
+        // The same state as a format-1 document (with no journal after it) reads back whole.
+        let registry = try dir.registry()
+        try await expectState(registry, repos: repos)
+        let old = TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: old.path, withIntermediateDirectories: true)
+        let state = try FileStore(directory: dir.path).read { $0 }
+        let document = Snapshot(format: 1, generation: 0, nextSeq: state.nextSeq, repositories: Array(state.records))
+        try JSONEncoder().encode(document).write(to: URL(fileURLWithPath: old.path + "/snapshot.json"))
+        try await expectState(try old.registry(), repos: repos)
+        // An unknown format is refused, never taken as empty.
+        try Data("{\"format\":3,\"generation\":0,\"nextSeq\":1}\n".utf8).write(to: URL(fileURLWithPath: old.path + "/snapshot.json"))
+        await #expect(throws: (any Error).self) { _ = try await old.registry().describeRepositories(names: nil, maxResults: nil, nextToken: nil) }
+    }
+
     @Test func aCrashMidWriteLosesNothing() async throws {
         let dir = TemporaryDirectory()
         let repos = try await populate(try dir.registry(compactionThreshold: 2_000))
