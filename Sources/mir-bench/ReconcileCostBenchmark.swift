@@ -47,7 +47,11 @@ struct ReconcileCostBenchmark {
         _ = try await plane.apply(yaml: try String(contentsOf: crdURL, encoding: .utf8))
         let client = try KubeClient(config: KubeConfig(server: plane.insecureURL!.absoluteString, namespace: "default"))
         let config = MirConfig(maxConcurrentBuilds: 8, builder: BuilderSettings(buildNamespace: "mir-builds"))
-        _ = try await client.create(Namespace(name: "mir-builds"))
+        do {
+            _ = try await client.create(Namespace(name: "mir-builds"))
+        } catch let error as KubeAPIError where error.isAlreadyExists {
+            // The local control plane creates the build namespace on a fresh cluster.
+        }
 
         // Converge the real pair with a running manager, then stop it.
         let manager = ControllerManager(client: client, registry: local, config: config,
