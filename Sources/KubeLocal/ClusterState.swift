@@ -156,9 +156,10 @@ actor ClusterState {
     func bootstrap() throws {
         try importLegacySnapshot()
         // A page at a time: the values pass through memory once (to be indexed), never all together.
+        let page = 5000
         var after: String?
         while true {
-            let rows = try store.list(prefix: "/", after: after, limit: 1000)
+            let rows = try store.list(prefix: "/", after: after, limit: page)
             for row in rows {
                 guard let ref = Self.parseStoreKey(row.key) else { continue }
                 let object = try JSONValue.decode(row.value)
@@ -168,7 +169,7 @@ actor ClusterState {
                     eventExpiry[ref.key] = Date(timeIntervalSince1970: expires)
                 }
             }
-            guard rows.count == 1000, let last = rows.last?.key else { break }
+            guard rows.count == page, let last = rows.last?.key else { break }
             after = last
         }
         for crd in try (objects[BuiltinResources.crds.key]?.keys.sorted() ?? []).compactMap({ try decodedObject(BuiltinResources.crds.key, $0) }) {
