@@ -133,8 +133,8 @@ public enum Patch: Sendable, Hashable {
     }
 }
 
-/// One event of a watch stream.
-public enum WatchEvent<Object: Sendable>: Sendable {
+/// One event of a watch stream (indirect: a pointer in the stream's buffer, whatever the size of the object).
+public indirect enum WatchEvent<Object: Sendable>: Sendable {
     case added(Object)
     case modified(Object)
     case deleted(Object)

@@ -92,8 +92,9 @@ public final class ObjectStore<Object: Sendable>: Sendable {
     }
 }
 
-/// A change seen by a reflector.
-public enum ReflectorEvent<Object: Sendable>: Sendable {
+/// A change seen by a reflector. Indirect: an event is a pointer in the stream's buffer, not a slot as large as two
+/// objects — a buffer that held the initial list's 10,000 adds would otherwise keep that size for good.
+public indirect enum ReflectorEvent<Object: Sendable>: Sendable {
     case added(Object)
     case updated(old: Object, new: Object)
     case deleted(Object)

@@ -31,9 +31,7 @@ struct APIHandler: APIRequestHandler {
 
     static func json(_ value: JSONValue, status: HTTPResponseStatus = .ok, warnings: [String] = [],
                      contentType: String = "application/json") -> APIResponse {
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: contentType)
-        headers.add(name: "Cache-Control", value: "no-cache, private")
+        var headers = jsonHeaders(contentType: contentType)
         for w in warnings { headers.add(name: "Warning", value: "299 - \"\(w.replacingOccurrences(of: "\"", with: "\\\""))\"") }
         return .full(status: status, headers: headers, body: value.jsonData)
     }
@@ -418,7 +416,7 @@ struct APIHandler: APIRequestHandler {
         var metadata: [String: JSONValue] = ["resourceVersion": .string(String(listRV))]
         if let continueToken { metadata["continue"] = .string(continueToken) }
         if let remaining { metadata["remainingItemCount"] = .number(Double(remaining)) }
-        return .full(status: .ok, headers: Self.jsonHeaders,
+        return .full(status: .ok, headers: Self.jsonHeaders(),
                      body: Self.listBody(kind: info.listKind, apiVersion: info.apiVersion, metadata: .object(metadata), items: matching.map(\.stored.json)))
     }
 
@@ -452,9 +450,9 @@ struct APIHandler: APIRequestHandler {
         return line
     }
 
-    static var jsonHeaders: HTTPHeaders {
+    static func jsonHeaders(contentType: String = "application/json") -> HTTPHeaders {
         var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Content-Type", value: contentType)
         headers.add(name: "Cache-Control", value: "no-cache, private")
         return headers
     }
