@@ -179,8 +179,9 @@ public actor KubeClient {
                                                  transform: (@Sendable (T) -> T)? = nil) async throws -> KubeList<T> {
         var options = options
         options.limit = pageSize
+        let shaped: ([T]) -> [T] = { items in transform.map { items.map($0) } ?? items }
         var page = try await list(type, namespace: namespace, options: options, as: T.self)
-        var items = transform.map { page.items.map($0) } ?? page.items
+        var items = shaped(page.items)
         let firstMeta = page.metadata
         while let token = page.metadata.continue, !token.isEmpty {
             var next = options
@@ -188,7 +189,7 @@ public actor KubeClient {
             next.resourceVersion = nil
             next.resourceVersionMatch = nil
             page = try await list(type, namespace: namespace, options: next, as: T.self)
-            items += transform.map { page.items.map($0) } ?? page.items
+            items += shaped(page.items)
         }
         return KubeList(metadata: ListMeta(resourceVersion: page.metadata.resourceVersion ?? firstMeta.resourceVersion), items: items)
     }

@@ -20,22 +20,7 @@ import Testing
     }
 
     @Test(.timeLimit(.minutes(3))) func kubectlApplyIsRefusedByThePolicy() async throws {
-        guard Kubectl.executable != nil else {
-            Issue.record("kubectl is not installed; run scripts/setup")
-            return
-        }
-        let dir = try temporaryDirectory("admission")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let kubeconfig = dir.appendingPathComponent("kubeconfig")
-        let running = try await LocalControlPlane().start(ControlPlaneConfiguration(
-            stateDirectory: dir.appendingPathComponent("state"), insecurePort: 0, kubeconfigPath: kubeconfig))
-        let kubectl = Kubectl(kubeconfig: kubeconfig, home: dir)
-        do {
-            try await session(kubectl, dir)
-        } catch {
-            Issue.record("session failed: \(error)")
-        }
-        await running.shutdown()
+        try await withKubectlCluster("admission") { try await session($0.kubectl, $0.dir) }
     }
 
     private func apply(_ kubectl: Kubectl, _ dir: URL, _ name: String, _ yaml: String) async throws -> (status: Int32, output: String) {

@@ -97,29 +97,8 @@ import Testing
                       description: How big the widget is, in centimetres.
     """
 
-    struct Session {
-        var kubectl: Kubectl
-        var dir: URL
-        var running: RunningControlPlane
-    }
-
-    static func withCluster(_ body: (Session) async throws -> Void) async throws {
-        guard Kubectl.executable != nil else {
-            Issue.record("kubectl is not installed; run scripts/setup")
-            return
-        }
-        let dir = try temporaryDirectory("builtin-kinds")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let kubeconfig = dir.appendingPathComponent("kubeconfig")
-        let running = try await LocalControlPlane().start(ControlPlaneConfiguration(
-            stateDirectory: dir.appendingPathComponent("state"), kubeconfigPath: kubeconfig))
-        do {
-            try await running.apply(yaml: String(contentsOf: crdManifestURL, encoding: .utf8))
-            try await body(Session(kubectl: Kubectl(kubeconfig: kubeconfig, home: dir), dir: dir, running: running))
-        } catch {
-            Issue.record("session failed: \(error)")
-        }
-        await running.shutdown()
+    static func withCluster(_ body: (KubectlCluster) async throws -> Void) async throws {
+        try await withKubectlCluster("builtin-kinds", crd: true, body)
     }
 
     static func json(_ text: String) -> [String: Any] {

@@ -29,25 +29,19 @@ import Testing
     """
 
     @Test(.timeLimit(.minutes(3))) func kubectlSession() async throws {
-        guard Kubectl.executable != nil else {
-            Issue.record("kubectl is not installed; run scripts/setup")
-            return
+        try await withKubectlCluster("kubectl", configure: {
+            $0.builder = FakeBuilder()
+            $0.jobRunner = JobRunnerConfiguration(backoffBase: .milliseconds(10))
+        }) { cluster in
+            let http = try await TestClusterClient(base: cluster.running.insecureURL!.absoluteString)
+            do {
+                try await session(cluster.kubectl, http, cluster.dir)
+            } catch {
+                await http.stop()
+                throw error
+            }
+            await http.stop()
         }
-        let dir = try temporaryDirectory("kubectl")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let kubeconfig = dir.appendingPathComponent("kubeconfig")
-        let running = try await LocalControlPlane().start(ControlPlaneConfiguration(
-            stateDirectory: dir.appendingPathComponent("state"), insecurePort: 0, builder: FakeBuilder(),
-            jobRunner: JobRunnerConfiguration(backoffBase: .milliseconds(10)), kubeconfigPath: kubeconfig))
-        let http = try await TestClusterClient(base: running.insecureURL!.absoluteString)
-        let kubectl = Kubectl(kubeconfig: kubeconfig, home: dir)
-        do {
-            try await session(kubectl, http, dir)
-        } catch {
-            Issue.record("session failed: \(error)")
-        }
-        await http.stop()
-        await running.shutdown()
     }
 
     private func session(_ kubectl: Kubectl, _ http: TestClusterClient, _ dir: URL) async throws {

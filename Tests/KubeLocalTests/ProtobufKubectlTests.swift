@@ -21,23 +21,10 @@ import Testing
     }
 
     @Test(.timeLimit(.minutes(4))) func imperativeCreatesMatchTheirJSON() async throws {
-        guard Kubectl.executable != nil else {
-            Issue.record("kubectl is not installed; run scripts/setup")
-            return
-        }
-        let dir = try temporaryDirectory("proto-kubectl")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let kubeconfig = dir.appendingPathComponent("kubeconfig")
-        let running = try await LocalControlPlane().start(ControlPlaneConfiguration(
-            stateDirectory: dir.appendingPathComponent("state"), insecurePort: 0, builder: FakeBuilder(),
-            jobRunner: JobRunnerConfiguration(backoffBase: .milliseconds(10)), kubeconfigPath: kubeconfig))
-        let kubectl = Kubectl(kubeconfig: kubeconfig, home: dir)
-        do {
-            try await session(kubectl, dir)
-        } catch {
-            Issue.record("session failed: \(error)")
-        }
-        await running.shutdown()
+        try await withKubectlCluster("proto-kubectl", configure: {
+            $0.builder = FakeBuilder()
+            $0.jobRunner = JobRunnerConfiguration(backoffBase: .milliseconds(10))
+        }) { try await session($0.kubectl, $0.dir) }
     }
 
     private func session(_ kubectl: Kubectl, _ dir: URL) async throws {

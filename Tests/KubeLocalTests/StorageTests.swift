@@ -497,40 +497,32 @@ private func events(_ stream: AsyncStream<WatchSignal>, count: Int) async -> [Wa
     }
 
     @Test(.timeLimit(.minutes(3))) func kubectlShowsSecretsAsDataNeverStringData() async throws {
-        guard Kubectl.executable != nil else {
-            Issue.record("kubectl is not installed; run scripts/setup")
-            return
-        }
-        let dir = try temporaryDirectory("kubectl-secrets")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let kubeconfig = dir.appendingPathComponent("kubeconfig")
-        let running = try await LocalControlPlane().start(ControlPlaneConfiguration(
-            stateDirectory: dir.appendingPathComponent("state"), insecurePort: 0, kubeconfigPath: kubeconfig))
-        defer { Task { await running.shutdown() } }
-        let kubectl = Kubectl(kubeconfig: kubeconfig, home: dir)
-        func secretYAML(_ name: String, _ value: String) -> String {
-            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: \(name)\ntype: Opaque\nstringData:\n  password: \(value)\n"
-        }
-        let created = dir.appendingPathComponent("created.yaml")
-        try secretYAML("created", "kubectl-create-secret").write(to: created, atomically: true, encoding: .utf8)
-        let applied = dir.appendingPathComponent("applied.yaml")
-        try secretYAML("applied", "kubectl-apply-secret").write(to: applied, atomically: true, encoding: .utf8)
-        let create = try await kubectl.run("create", "-f", created.path)
-        #expect(create.status == 0, "\(create.stderr)")
-        let apply = try await kubectl.run("apply", "--server-side", "-f", applied.path)
-        #expect(apply.status == 0, "\(apply.stderr)")
-        let patch = try await kubectl.run("patch", "secret", "created", "--type=merge", "-p", #"{"stringData":{"token":"kubectl-patch-secret"}}"#)
-        #expect(patch.status == 0, "\(patch.stderr)")
-        for (name, key, value) in [("created", "password", "kubectl-create-secret"), ("applied", "password", "kubectl-apply-secret"),
-                                   ("created", "token", "kubectl-patch-secret")] {
-            let yaml = try await kubectl.run("get", "secret", name, "-o", "yaml")
-            #expect(yaml.status == 0, "\(yaml.stderr)")
-            let object = try JSONValue.yaml(yaml.stdout)
-            #expect(object["stringData"] == nil, "\(name): \(yaml.stdout)")
-            #expect(object["data"]?[key]?.stringValue == Data(value.utf8).base64EncodedString(), "\(name): \(yaml.stdout)")
-            #expect(!yaml.stdout.contains("stringData"), "\(name): \(yaml.stdout)")
-            let jsonpath = try await kubectl.run("get", "secret", name, "-o", "jsonpath={.data.\(key)}")
-            #expect(Data(base64Encoded: jsonpath.stdout).map { String(decoding: $0, as: UTF8.self) } == value)
+        try await withKubectlCluster("kubectl-secrets") { cluster in
+            let (kubectl, dir) = (cluster.kubectl, cluster.dir)
+            func secretYAML(_ name: String, _ value: String) -> String {
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: \(name)\ntype: Opaque\nstringData:\n  password: \(value)\n"
+            }
+            let created = dir.appendingPathComponent("created.yaml")
+            try secretYAML("created", "kubectl-create-secret").write(to: created, atomically: true, encoding: .utf8)
+            let applied = dir.appendingPathComponent("applied.yaml")
+            try secretYAML("applied", "kubectl-apply-secret").write(to: applied, atomically: true, encoding: .utf8)
+            let create = try await kubectl.run("create", "-f", created.path)
+            #expect(create.status == 0, "\(create.stderr)")
+            let apply = try await kubectl.run("apply", "--server-side", "-f", applied.path)
+            #expect(apply.status == 0, "\(apply.stderr)")
+            let patch = try await kubectl.run("patch", "secret", "created", "--type=merge", "-p", #"{"stringData":{"token":"kubectl-patch-secret"}}"#)
+            #expect(patch.status == 0, "\(patch.stderr)")
+            for (name, key, value) in [("created", "password", "kubectl-create-secret"), ("applied", "password", "kubectl-apply-secret"),
+                                       ("created", "token", "kubectl-patch-secret")] {
+                let yaml = try await kubectl.run("get", "secret", name, "-o", "yaml")
+                #expect(yaml.status == 0, "\(yaml.stderr)")
+                let object = try JSONValue.yaml(yaml.stdout)
+                #expect(object["stringData"] == nil, "\(name): \(yaml.stdout)")
+                #expect(object["data"]?[key]?.stringValue == Data(value.utf8).base64EncodedString(), "\(name): \(yaml.stdout)")
+                #expect(!yaml.stdout.contains("stringData"), "\(name): \(yaml.stdout)")
+                let jsonpath = try await kubectl.run("get", "secret", name, "-o", "jsonpath={.data.\(key)}")
+                #expect(Data(base64Encoded: jsonpath.stdout).map { String(decoding: $0, as: UTF8.self) } == value)
+            }
         }
     }
 

@@ -3,8 +3,10 @@ import Foundation
 import KubeLocal
 import MirBuild
 import MirModel
+import MirTestSupport
 import NIOCore
 import NIOHTTP1
+import Testing
 
 /// The repository's CRD manifest (the single source of the ManagedImage schema).
 let crdManifestURL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -140,6 +142,38 @@ func withCluster<T>(builder: (any ImageBuilder)? = nil, historyLimit: Int = 5000
         await cluster.stop()
         throw error
     }
+}
+
+/// A local control plane with a kubeconfig for the real kubectl, in a fresh temporary directory.
+struct KubectlCluster {
+    var kubectl: Kubectl
+    var dir: URL
+    var running: RunningControlPlane
+}
+
+/// Runs `body` against a local control plane driven by the real kubectl (a missing kubectl is a recorded issue), and
+/// always shuts it down; a failure inside `body` is recorded as the session's failure. `configure` adjusts the
+/// configuration (builder, job runner); `crd` installs the ManagedImage CRD first.
+func withKubectlCluster(_ name: String, crd: Bool = false, configure: (inout ControlPlaneConfiguration) -> Void = { _ in },
+                        _ body: (KubectlCluster) async throws -> Void) async throws {
+    guard Kubectl.executable != nil else {
+        Issue.record("kubectl is not installed; run scripts/setup")
+        return
+    }
+    let dir = try temporaryDirectory(name)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let kubeconfig = dir.appendingPathComponent("kubeconfig")
+    var configuration = ControlPlaneConfiguration(stateDirectory: dir.appendingPathComponent("state"), insecurePort: 0,
+                                                  kubeconfigPath: kubeconfig)
+    configure(&configuration)
+    let running = try await LocalControlPlane().start(configuration)
+    do {
+        if crd { try await running.apply(yaml: String(contentsOf: crdManifestURL, encoding: .utf8)) }
+        try await body(KubectlCluster(kubectl: Kubectl(kubeconfig: kubeconfig, home: dir), dir: dir, running: running))
+    } catch {
+        Issue.record("session failed: \(error)")
+    }
+    await running.shutdown()
 }
 
 func managedImage(_ name: String, python: String = "3.12", extraSpec: [String: Any] = [:]) -> [String: Any] {
