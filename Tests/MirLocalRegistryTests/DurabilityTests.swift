@@ -47,7 +47,10 @@ import MirRegistry
         let header = try JSONDecoder().decode(SnapshotHeader.self, from: Data(lines[0].utf8))
         #expect(header.format == 2)
         let records = try lines.dropFirst().map { try JSONDecoder().decode(RepositoryRecord.self, from: Data($0.utf8)) }
+        // The state at the last compaction, one record per line: at least one repository, each one mir wrote.
+        #expect(!records.isEmpty)
         #expect(Set(records.map(\.name)).isSubset(of: Set(repos.map(\.name) + ["mir/r4"])))
+        #expect(header.nextSeq > records.map(\.seq).max() ?? 0)
 
         // The same state as a format-1 document (with no journal after it) reads back whole.
         let registry = try dir.registry()
